@@ -1,0 +1,126 @@
+"""The main window: one tab per model, the training panel, a status bar with the device, and a View
+menu with a presentation mode for lecture halls (full screen, larger fonts, reduced controls,
+arrow keys step)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from app.tabs.base import ModelTab
+from app.tabs.draw_tab import DrawTab
+from app.training_panel import TrainingPanel
+from engines.device import describe, pick_device
+
+TAB_CLASSES: list[type[ModelTab]] = [DrawTab]
+PRESENTATION_FONT_SCALE = 1.6
+
+
+class MainWindow(QMainWindow):
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle("Generative Models Playground")
+        self.tabs = QTabWidget()
+        self.setCentralWidget(self.tabs)
+        self.model_tabs: dict[str, ModelTab] = {}
+        for cls in TAB_CLASSES:
+            tab = cls()
+            tab.error.connect(self.show_error)
+            tab.status.connect(self.show_status)
+            self.model_tabs[cls.engine_name] = tab
+            self.tabs.addTab(tab, cls.title)
+        self.training = TrainingPanel()
+        self.training.error.connect(self.show_error)
+        self.training.status.connect(self.show_status)
+        self.training.weights_ready.connect(self._on_weights)
+        self.tabs.addTab(self.training, "Training")
+        self.device_label = QLabel(f"Device: {describe(pick_device())}")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().showMessage("Ready", 3000)
+        self._normal_font = QApplication.font()
+        self.presenting = False
+        self.last_error = ""
+        self._menus()
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        file_menu.addAction(quit_action)
+        view = self.menuBar().addMenu("&View")
+        self.presentation_action = QAction("&Presentation mode", self, checkable=True, shortcut="F5")
+        self.presentation_action.toggled.connect(self.set_presentation)
+        view.addAction(self.presentation_action)
+        self.about_action = QAction("&About this model panel", self, checkable=True, checked=True, shortcut="F1")
+        self.about_action.toggled.connect(lambda on: [t.about.setVisible(on) for t in self.model_tabs.values()])
+        view.addAction(self.about_action)
+
+    def current_model_tab(self) -> ModelTab | None:
+        w = self.tabs.currentWidget()
+        return w if isinstance(w, ModelTab) else None
+
+    def select_tab(self, name: str) -> None:
+        names = {**{k: t for k, t in self.model_tabs.items()}, "training": self.training}
+        if name not in names:
+            raise KeyError(f"no tab '{name}' (choose from: {', '.join(names)})")
+        self.tabs.setCurrentWidget(names[name])
+
+    # -- presentation -------------------------------------------------------------------------------
+    def set_presentation(self, on: bool) -> None:
+        if on == self.presenting:
+            return
+        self.presenting = on
+        font = QApplication.font() if not on else self._normal_font
+        if on:
+            self._normal_font = QApplication.font()
+            font = self._normal_font.__class__(self._normal_font)
+            size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
+            font.setPointSizeF(size * PRESENTATION_FONT_SCALE)
+        else:
+            font = self._normal_font
+        QApplication.setFont(font)
+        for tab in self.model_tabs.values():
+            tab.set_presentation(on)
+        self.menuBar().setVisible(not on)
+        self.statusBar().setVisible(not on)
+        self.showFullScreen() if on else self.showNormal()
+        if self.presentation_action.isChecked() != on:
+            self.presentation_action.setChecked(on)
+
+    def keyPressEvent(self, event) -> None:
+        tab = self.current_model_tab()
+        key = event.key()
+        if self.presenting and key == Qt.Key.Key_Escape:
+            self.set_presentation(False)
+        elif tab is not None and key == Qt.Key.Key_Right:
+            tab.step_forward()
+        elif tab is not None and key == Qt.Key.Key_Left:
+            tab.step_back()
+        elif tab is not None and key == Qt.Key.Key_Space and self.presenting:
+            tab.play_pause()
+        else:
+            super().keyPressEvent(event)
+
+    # -- messages -----------------------------------------------------------------------------------
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def show_error(self, text: str) -> None:
+        self.last_error = text
+        self.statusBar().showMessage(text, 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Problem", text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not modal-blocking: work in other tabs goes on
+
+    def _on_weights(self, engine_name: str, engine, label: str) -> None:
+        tab = self.model_tabs.get(engine_name)
+        if tab is not None:
+            tab.use_engine(engine, label)
+
+    def closeEvent(self, event) -> None:
+        for tab in self.model_tabs.values():
+            tab.cancel_job()
+        self.training.stop()
+        if self.training.worker is not None:
+            self.training.worker.wait(3000)
+        super().closeEvent(event)

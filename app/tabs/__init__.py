@@ -1,0 +1,1 @@
+"""One tab per model. Each tab is a :class:`app.tabs.base.ModelTab`."""

@@ -1,0 +1,499 @@
+"""The DRAW tab: a grid of images drawn glimpse by glimpse, with the read (green) and write (red)
+boxes in the paper's style, KL or ink per glimpse, playback controls and export."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
+from app.gif import write_gif
+from app.tabs.base import ModelTab
+from engines.checkpoint import CheckpointError
+from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
+from engines.draw import DrawEngine, DrawFrame
+from engines.resources import ResourceError, resource_path
+
+SHIPPED_MODELS = {"draw-attention": "With attention (shipped)", "draw-no-attention": "Without attention (shipped)"}
+DATASETS = {"mnist": "MNIST test digits", "fashion": "Fashion-MNIST test images"}
+
+
+@dataclass
+class DrawTabState:
+    """Everything that decides what the tab shows (the same state gives the same pixels)."""
+
+    mode: str = "sample"  # "sample" from the prior, or "reconstruct" test images
+    model: str = "draw-attention"
+    seed: int = 0
+    temperature: float = 1.0
+    count: int = 16
+    dataset: str = "mnist"
+    first_image: int = 0
+    speed: float = 8.0  # glimpses per second during playback
+    show_boxes: bool = True
+
+
+class DrawTab(ModelTab):
+    title = "DRAW"
+    engine_name = "draw"
+    frame_shown = Signal(int)  # the glimpse index now on screen
+    run_finished = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.st = DrawTabState()
+        self.engines: dict[str, DrawEngine] = {}
+        self.model_labels = dict(SHIPPED_MODELS)
+        self.user_sets: dict[str, ImageSplit] = {}
+        self.frames: list[DrawFrame] = []
+        self.t = -1
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self._build()
+
+    def about_markdown(self) -> str:
+        legend = (
+            "\n\n**In this tab.** Red boxes: where each glimpse writes (eq. 29). Green boxes: where it "
+            "reads (eq. 27, reconstruction mode). Grey level: the canvas σ(c_t). The plot shows the KL "
+            "of each glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
+        )
+        return DrawEngine.about() + legend
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        row = QHBoxLayout()
+        self.body_layout.addLayout(row, 1)
+        self.controls = QGroupBox("Controls")
+        form = QFormLayout(self.controls)
+        self.mode_box = QComboBox()
+        self.mode_box.addItem("Sample from the prior", "sample")
+        self.mode_box.addItem("Reconstruct test images", "reconstruct")
+        self.model_box = QComboBox()
+        for key, label in self.model_labels.items():
+            self.model_box.addItem(label, key)
+        self.model_box.addItem("Load checkpoint…", "__load__")
+        self.data_box = QComboBox()
+        for key, label in DATASETS.items():
+            self.data_box.addItem(label, key)
+        self.data_box.addItem("Open IDX file…", "__open__")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.temp_box = QDoubleSpinBox()
+        self.temp_box.setRange(0.05, 3.0)
+        self.temp_box.setSingleStep(0.1)
+        self.temp_box.setValue(1.0)
+        self.count_box = QSpinBox()
+        self.count_box.setRange(1, 64)
+        self.count_box.setValue(16)
+        self.speed_box = QDoubleSpinBox()
+        self.speed_box.setRange(0.5, 60.0)
+        self.speed_box.setValue(8.0)
+        self.speed_box.setSuffix(" glimpses/s")
+        self.boxes_check = QCheckBox("Show read/write boxes")
+        self.boxes_check.setChecked(True)
+        self.new_seed_btn = QPushButton("New seed")
+        self.next_images_btn = QPushButton("Next test images")
+        form.addRow("Mode", self.mode_box)
+        form.addRow("Model", self.model_box)
+        form.addRow("Images", self.data_box)
+        form.addRow("Seed", self.seed_box)
+        form.addRow("", self.new_seed_btn)
+        form.addRow("Temperature", self.temp_box)
+        form.addRow("How many", self.count_box)
+        form.addRow("Speed", self.speed_box)
+        form.addRow(self.boxes_check)
+        form.addRow(self.next_images_btn)
+        self.export_png_btn = QPushButton("Export grid (PNG)…")
+        self.export_gif_btn = QPushButton("Export animation (GIF)…")
+        form.addRow(self.export_png_btn)
+        form.addRow(self.export_gif_btn)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        form.addRow(self.model_info)
+        self.controls.setMaximumWidth(330)
+        row.addWidget(self.controls)
+
+        grids = QVBoxLayout()
+        pair = QHBoxLayout()
+        self.input_grid = ImageGrid("Input: where it reads (green)")
+        self.canvas_grid = ImageGrid("Canvas: where it writes (red)")
+        pair.addWidget(self.input_grid, 1)
+        pair.addWidget(self.canvas_grid, 1)
+        grids.addLayout(pair, 4)
+        self.plot = pg.PlotWidget()
+        self.plot.setMaximumHeight(170)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.setLabel("bottom", "glimpse t")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(120, 140, 200))
+        self.bar_now = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 40, 40))
+        self.plot.addItem(self.bars)
+        self.plot.addItem(self.bar_now)
+        grids.addWidget(self.plot, 1)
+        row.addLayout(grids, 1)
+
+        transport = QHBoxLayout()
+        self.generate_btn = QPushButton("Generate")
+        self.back_btn = QPushButton("◀ Back")
+        self.play_btn = QPushButton("▶ Play")
+        self.step_btn = QPushButton("Step ▶")
+        self.reset_btn = QPushButton("Reset")
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)
+        self.scrubber.setRange(0, 0)
+        self.step_label = QLabel("Glimpse – / –")
+        self.step_label.setMinimumWidth(130)
+        for w in (self.generate_btn, self.back_btn, self.play_btn, self.step_btn, self.reset_btn):
+            transport.addWidget(w)
+        transport.addWidget(self.scrubber, 1)
+        transport.addWidget(self.step_label)
+        self.body_layout.addLayout(transport)
+
+        self.mode_box.currentIndexChanged.connect(self._on_params)
+        self.model_box.activated.connect(self._on_model_chosen)
+        self.data_box.activated.connect(self._on_data_chosen)
+        self.seed_box.valueChanged.connect(self._on_params)
+        self.temp_box.valueChanged.connect(self._on_params)
+        self.count_box.valueChanged.connect(self._on_params)
+        self.speed_box.valueChanged.connect(self._on_speed)
+        self.boxes_check.toggled.connect(lambda _: self._show(self.t))
+        self.new_seed_btn.clicked.connect(lambda: self.seed_box.setValue(int(np.random.randint(0, 2**31 - 1))))
+        self.next_images_btn.clicked.connect(self._next_images)
+        self.generate_btn.clicked.connect(self.generate)
+        self.back_btn.clicked.connect(self.step_back)
+        self.play_btn.clicked.connect(self.play_pause)
+        self.step_btn.clicked.connect(self.step_forward)
+        self.reset_btn.clicked.connect(self.reset)
+        self.scrubber.sliderMoved.connect(self._on_scrub)
+        self.export_png_btn.clicked.connect(self._ask_export_png)
+        self.export_gif_btn.clicked.connect(self._ask_export_gif)
+        self._sync_mode_widgets()
+
+    # -- state ------------------------------------------------------------------------------------
+    def _read_controls(self) -> None:
+        self.st.mode = self.mode_box.currentData()
+        self.st.model = self.model_box.currentData()
+        self.st.dataset = self.data_box.currentData()
+        self.st.seed = self.seed_box.value()
+        self.st.temperature = self.temp_box.value()
+        self.st.count = self.count_box.value()
+        self.st.speed = self.speed_box.value()
+        self.st.show_boxes = self.boxes_check.isChecked()
+
+    def state(self) -> dict[str, Any]:
+        self._read_controls()
+        d = asdict(self.st)
+        d["step"] = self.t
+        return d
+
+    def _sync_mode_widgets(self) -> None:
+        recon = self.mode_box.currentData() == "reconstruct"
+        self.input_grid.setVisible(recon)
+        self.temp_box.setEnabled(not recon)
+        self.data_box.setEnabled(recon)
+        self.next_images_btn.setEnabled(recon)
+        self.plot.setLabel("left", "KL of z_t (nats)" if recon else "ink added")
+
+    # -- models and data ------------------------------------------------------------------------------
+    def engine(self, key: str | None = None) -> DrawEngine:
+        key = key or self.st.model
+        if key not in self.engines:
+            self.engines[key] = DrawEngine.from_checkpoint(resource_path(key), device="cpu")
+        return self.engines[key]
+
+    def use_engine(self, engine: DrawEngine, label: str) -> None:
+        key = f"session:{label}"
+        self.engines[key] = engine
+        if self.model_box.findData(key) < 0:
+            self.model_box.insertItem(self.model_box.count() - 1, label, key)
+        self.model_box.setCurrentIndex(self.model_box.findData(key))
+        self.status.emit(f"DRAW tab now uses '{label}'")
+        self.generate()
+
+    def _on_model_chosen(self, _index: int) -> None:
+        if self.model_box.currentData() == "__load__":
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Load a DRAW checkpoint", "", "Checkpoints (*.pt);;All files (*)"
+            )
+            self.model_box.setCurrentIndex(max(0, self.model_box.findData(self.st.model)))
+            if path:
+                self.load_checkpoint(path)
+            return
+        self._on_params()
+
+    def load_checkpoint(self, path: str) -> bool:
+        try:
+            engine = DrawEngine.from_checkpoint(path, device="cpu")
+        except CheckpointError as e:
+            self.error.emit(f"Could not load checkpoint: {e}")
+            return False
+        self.use_engine(engine, Path(path).name)
+        return True
+
+    def _on_data_chosen(self, _index: int) -> None:
+        if self.data_box.currentData() == "__open__":
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open an MNIST-format IDX file", "", "IDX (*ubyte* *.idx *.gz);;All files (*)"
+            )
+            self.data_box.setCurrentIndex(max(0, self.data_box.findData(self.st.dataset)))
+            if path:
+                self.open_idx(path)
+            return
+        self._on_params()
+
+    def open_idx(self, path: str) -> bool:
+        try:
+            ds = images_from_idx(path)
+        except ImageDataError as e:
+            self.error.emit(f"Could not open images: {e}")
+            return False
+        key = f"file:{path}"
+        self.user_sets[key] = ds.test
+        if self.data_box.findData(key) < 0:
+            self.data_box.insertItem(self.data_box.count() - 1, Path(path).name, key)
+        self.data_box.setCurrentIndex(self.data_box.findData(key))
+        self._on_params()
+        return True
+
+    def test_images(self) -> np.ndarray:
+        key = self.st.dataset
+        split = self.user_sets[key] if key in self.user_sets else load_dataset(key).test
+        idx = (self.st.first_image + np.arange(self.st.count)) % len(split)
+        return split.images[idx]
+
+    def _next_images(self) -> None:
+        self.st.first_image += self.count_box.value()
+        self.generate()
+
+    def _on_params(self, *_):
+        self._sync_mode_widgets()
+        self.generate()
+
+    def _on_speed(self, value: float) -> None:
+        self.st.speed = value
+        if self.timer.isActive():
+            self.timer.start(int(1000 / value))
+
+    # -- running ------------------------------------------------------------------------------------
+    def _make_run(self):
+        self._read_controls()
+        eng = self.engine()
+        if self.st.mode == "reconstruct":
+            return eng.reconstruct, (self.test_images(),), {"seed": self.st.seed}
+        return eng.sample, (), {"n": self.st.count, "seed": self.st.seed, "temperature": self.st.temperature}
+
+    def generate(self, autoplay: bool = True) -> None:
+        """Start a new run with the current settings; frames are recorded as they arrive."""
+        try:
+            func, args, kwargs = self._make_run()
+        except (ResourceError, CheckpointError, ImageDataError) as e:
+            self.error.emit(f"DRAW: {e}")
+            return
+        self.frames = []
+        self.t = -1
+        total = self.engine().config.glimpses
+        self.scrubber.setRange(0, total - 1)
+        self._update_info()
+        self.start_job(
+            func, *args, on_yield=self._on_frame, on_return=lambda _: self.run_finished.emit(), name="draw", **kwargs
+        )
+        if autoplay and not self.presenting or autoplay and self.timer.isActive():
+            self._play()
+        else:
+            self._pause()
+
+    def _on_frame(self, frame: DrawFrame) -> None:
+        self.frames.append(frame)
+        if not self.timer.isActive() and self.t < 0:
+            self._show(0)
+        self._update_plot()
+
+    def run_demo_blocking(self) -> None:
+        self.cancel_job()
+        func, args, kwargs = self._make_run()
+        self.frames = list(func(*args, **kwargs))
+        self.scrubber.setRange(0, len(self.frames) - 1)
+        self._pause()
+        self._update_info()
+        self._update_plot()
+        self._show(len(self.frames) - 1)
+
+    def _update_info(self) -> None:
+        try:
+            eng = self.engine()
+        except (ResourceError, CheckpointError):
+            return
+        c = eng.config
+        metrics = eng.meta.get("valid") or {}
+        nll = f"valid NLL bound {metrics['nll']:.1f} nats · " if "nll" in metrics else ""
+        attn = f"read {c.read_n}×{c.read_n}, write {c.write_n}×{c.write_n}" if c.attention else "no attention"
+        self.model_info.setText(
+            f"T = {c.glimpses} glimpses · {attn} · LSTM {c.enc_size}/{c.dec_size} · z {c.z_size}\n"
+            f"{nll}{eng.num_parameters():,} parameters"
+        )
+
+    # -- playback -------------------------------------------------------------------------------------
+    def _play(self) -> None:
+        if self.frames and self.t >= self.scrubber.maximum():
+            self._show(0)
+        self.timer.start(int(1000 / max(0.1, self.speed_box.value())))
+        self.play_btn.setText("⏸ Pause")
+
+    def _pause(self) -> None:
+        self.timer.stop()
+        self.play_btn.setText("▶ Play")
+
+    def play_pause(self) -> None:
+        self._pause() if self.timer.isActive() else self._play()
+
+    def _tick(self) -> None:
+        if self.t + 1 < len(self.frames):
+            self._show(self.t + 1)
+        elif not self.busy and self.t >= self.scrubber.maximum():
+            self._pause()
+
+    def step_forward(self) -> None:
+        self._pause()
+        if self.t + 1 < len(self.frames):
+            self._show(self.t + 1)
+
+    def step_back(self) -> None:
+        self._pause()
+        if self.t > 0:
+            self._show(self.t - 1)
+
+    def reset(self) -> None:
+        self._pause()
+        if self.frames:
+            self._show(0)
+
+    def _on_scrub(self, value: int) -> None:
+        self._pause()
+        self._show(min(value, len(self.frames) - 1))
+
+    def _show(self, t: int) -> None:
+        if not self.frames or t < 0:
+            return
+        self.t = t
+        f = self.frames[t]
+        show = self.boxes_check.isChecked()
+        self.canvas_grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)])
+        if f.target is not None:
+            self.input_grid.set_content(f.target, [(f.read_boxes if show else None, READ_COLOR)])
+        self.scrubber.setValue(t)
+        self.step_label.setText(f"Glimpse {t + 1} / {f.total}")
+        self._update_plot()
+        self.frame_shown.emit(t)
+
+    def _per_glimpse(self) -> np.ndarray:
+        if not self.frames:
+            return np.zeros(0)
+        if self.frames[0].kl is not None:
+            return np.array([f.kl.mean() for f in self.frames])
+        canv = np.stack([np.full_like(self.frames[0].canvas, 0.5)] + [f.canvas for f in self.frames])
+        return np.abs(np.diff(canv, axis=0)).sum(axis=(2, 3)).mean(axis=1)
+
+    def _update_plot(self) -> None:
+        h = self._per_glimpse()
+        x = np.arange(1, len(h) + 1)
+        self.bars.setOpts(x=x, height=h)
+        if 0 <= self.t < len(h):
+            self.bar_now.setOpts(x=[self.t + 1], height=[h[self.t]])
+        total = self.scrubber.maximum() + 1
+        self.plot.setXRange(0.3, total + 0.7, padding=0)
+
+    # -- presentation and export ----------------------------------------------------------------------
+    def set_presentation(self, on: bool) -> None:
+        super().set_presentation(on)
+        self.controls.setVisible(not on)
+        for w in (self.generate_btn, self.back_btn, self.scrubber):
+            w.setVisible(not on)
+
+    def export_png(self, path: str | Path, size: int = 800) -> None:
+        grid = self.canvas_grid
+        if self.mode_box.currentData() == "reconstruct":
+            img = grid.render_qimage(size, size)
+            from PySide6.QtGui import QImage, QPainter
+
+            both = QImage(2 * size, size, QImage.Format.Format_RGB32)
+            p = QPainter(both)
+            p.drawImage(0, 0, self.input_grid.render_qimage(size, size))
+            p.drawImage(size, 0, img)
+            p.end()
+            img = both
+        else:
+            img = grid.render_qimage(size, size)
+        if not img.save(str(path)):
+            raise OSError(f"could not write {path}")
+
+    def export_gif(self, path: str | Path, size: int = 448) -> int:
+        """Every recorded glimpse as one GIF frame (canvas grid with write boxes). Returns the frame count."""
+        if not self.frames:
+            raise ValueError("nothing to export yet: generate first")
+        palette = np.zeros((256, 3), np.uint8)
+        palette[:254] = np.linspace(0, 255, 254).round().astype(np.uint8)[:, None]
+        palette[254] = (230, 40, 40)
+        palette[255] = (40, 200, 70)
+        frames = []
+        keep_t = self.t
+        grid = ImageGrid()
+        grid.setPalette(self.canvas_grid.palette())
+        show = self.boxes_check.isChecked()
+        for f in self.frames:
+            grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)])
+            img = grid.render_qimage(size, size).convertToFormat(grid.render_qimage(1, 1).format())
+            ptr = img.constBits()
+            arr = np.frombuffer(ptr, np.uint8).reshape(size, img.bytesPerLine() // 4, 4)[:, :size, :3]
+            g, r = arr[..., 1].astype(int), arr[..., 2].astype(int)  # BGRA in memory
+            idx = np.rint(r * 253 / 255).astype(np.uint8)
+            idx[(r > 150) & (g < 100)] = 254
+            idx[(g > 150) & (r < 100)] = 255
+            frames.append(idx)
+        self.t = keep_t
+        delay = int(1000 / max(0.5, self.speed_box.value()))
+        write_gif(path, frames + [frames[-1]] * 5, palette, delay_ms=delay)
+        return len(frames)
+
+    def _ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "draw.png", "PNG (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+                self.status.emit(f"Saved {path}")
+            except OSError as e:
+                self.error.emit(str(e))
+
+    def _ask_export_gif(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export animation", "draw.gif", "GIF (*.gif)")
+        if path:
+            try:
+                n = self.export_gif(path)
+                self.status.emit(f"Saved {n} frames to {path}")
+            except (OSError, ValueError) as e:
+                self.error.emit(str(e))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self.frames and not self.busy:
+            QTimer.singleShot(0, self.generate)
+
+
+__all__ = ["DrawTab", "DrawTabState", "QWidget"]

@@ -1,0 +1,313 @@
+"""The training panel: train or fine-tune any engine live, with loss curves, the ELBO's terms, a
+per-glimpse KL plot, progress with ETA, pause/resume/stop and checkpoints.
+
+It runs :class:`engines.train.Trainer` (the same loop as ``python -m engines train``) on the shared
+:class:`app.worker.Worker`. Plots are redrawn by a 10 Hz timer from the points received, never per
+step, so fast training cannot flood the GUI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.worker import Worker
+from engines.checkpoint import CheckpointError
+from engines.progress import format_eta
+from engines.registry import ENGINES
+from engines.resources import ResourceError, resource_path
+from engines.train import TrainConfig, Trainer, TrainEvent
+
+CURVE_COLORS = {"loss": (40, 40, 40), "recon": (40, 110, 220), "kl": (230, 90, 30)}
+
+
+class TrainingPanel(QWidget):
+    weights_ready = Signal(str, object, str)  # engine name, engine, label
+    error = Signal(str)
+    status = Signal(str)
+    event_received = Signal(object)  # every TrainEvent, for tests and scripting
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.worker: Worker | None = None
+        self.engine = None
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self.valid_history: list[tuple[int, float]] = []
+        self.last_vector: list[float] = []
+        self.last_event: TrainEvent | None = None
+        self.run_count = 0
+        self._dirty = False
+        self._build()
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.timeout.connect(self._redraw)
+        self.redraw_timer.start(100)
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        row = QHBoxLayout(self)
+        box = QGroupBox("Run")
+        form = QFormLayout(box)
+        self.model_box = QComboBox()
+        for name, cls in ENGINES.items():
+            self.model_box.addItem(cls.title or name, name)
+        self.preset_box = QComboBox()
+        self.data_box = QComboBox()
+        self.init_box = QComboBox()
+        self.steps_box = QSpinBox()
+        self.steps_box.setRange(1, 1_000_000)
+        self.steps_box.setValue(500)
+        self.batch_box = QSpinBox()
+        self.batch_box.setRange(1, 4096)
+        self.batch_box.setValue(64)
+        self.lr_box = QDoubleSpinBox()
+        self.lr_box.setDecimals(5)
+        self.lr_box.setRange(1e-5, 1.0)
+        self.lr_box.setSingleStep(1e-4)
+        self.lr_box.setValue(1e-3)
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.eval_box = QSpinBox()
+        self.eval_box.setRange(0, 1_000_000)
+        self.eval_box.setValue(100)
+        self.eval_box.setSpecialValueText("only at the end")
+        form.addRow("Model", self.model_box)
+        form.addRow("Config", self.preset_box)
+        form.addRow("Dataset", self.data_box)
+        form.addRow("Start from", self.init_box)
+        form.addRow("Steps", self.steps_box)
+        form.addRow("Batch size", self.batch_box)
+        form.addRow("Learning rate", self.lr_box)
+        form.addRow("Seed", self.seed_box)
+        form.addRow("Validate every", self.eval_box)
+        self.start_btn = QPushButton("Start")
+        self.pause_btn = QPushButton("Pause")
+        self.stop_btn = QPushButton("Stop")
+        self.save_btn = QPushButton("Save checkpoint…")
+        buttons = QHBoxLayout()
+        for b in (self.start_btn, self.pause_btn, self.stop_btn):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        form.addRow(self.save_btn)
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        form.addRow(self.progress)
+        self.rate_label = QLabel("")
+        form.addRow(self.rate_label)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(500)
+        form.addRow(self.log)
+        box.setMaximumWidth(360)
+        row.addWidget(box)
+
+        plots = QVBoxLayout()
+        self.loss_plot = pg.PlotWidget(title="Training loss terms (nats per image)")
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.setLabel("bottom", "step")
+        self.curves = {
+            k: self.loss_plot.plot([], [], pen=pg.mkPen(c, width=2), name=k) for k, c in CURVE_COLORS.items()
+        }
+        self.valid_curve = self.loss_plot.plot(
+            [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation bound"
+        )
+        self.vec_plot = pg.PlotWidget(title="KL per glimpse (latest step)")
+        self.vec_plot.setLabel("bottom", "glimpse t")
+        self.vec_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 90, 30))
+        self.vec_plot.addItem(self.vec_bars)
+        plots.addWidget(self.loss_plot, 3)
+        plots.addWidget(self.vec_plot, 2)
+        row.addLayout(plots, 1)
+
+        self.model_box.currentIndexChanged.connect(self._on_model)
+        self.start_btn.clicked.connect(self.start)
+        self.pause_btn.clicked.connect(self.toggle_pause)
+        self.stop_btn.clicked.connect(self.stop)
+        self.save_btn.clicked.connect(self._ask_save)
+        self._on_model()
+        self._set_running(False)
+
+    def _on_model(self, *_):
+        cls = ENGINES[self.model_box.currentData()]
+        self.preset_box.clear()
+        for name in cls.presets():
+            self.preset_box.addItem(name, name)
+        self.data_box.clear()
+        for name in cls.datasets:
+            self.data_box.addItem(name, name)
+        self.init_box.clear()
+        self.init_box.addItem("scratch (the chosen config)", None)
+        for res in getattr(cls, "shipped", {}):
+            self.init_box.addItem(f"fine-tune shipped '{res}'", res)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_btn.setEnabled(not running)
+        self.pause_btn.setEnabled(running)
+        self.stop_btn.setEnabled(running)
+        for w in (self.model_box, self.preset_box, self.data_box, self.init_box, self.steps_box,
+                  self.batch_box, self.lr_box, self.seed_box, self.eval_box):  # fmt: skip
+            w.setEnabled(not running)
+        self.save_btn.setEnabled(self.engine is not None and (not running or self.is_paused))
+        self.pause_btn.setText("Resume" if self.is_paused else "Pause")
+
+    @property
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.is_running
+
+    @property
+    def is_paused(self) -> bool:
+        return self.worker is not None and self.worker.is_paused
+
+    def _say(self, text: str) -> None:
+        self.log.appendPlainText(text)
+
+    # -- running ------------------------------------------------------------------------------------
+    def configure(self, **values: Any) -> None:
+        """Set fields from code (scripts, tests): model, preset, dataset, init, steps, batch, lr, seed, eval_every."""
+        boxes = {"model": self.model_box, "preset": self.preset_box, "dataset": self.data_box, "init": self.init_box}
+        spins = {"steps": self.steps_box, "batch": self.batch_box, "lr": self.lr_box, "seed": self.seed_box,
+                 "eval_every": self.eval_box}  # fmt: skip
+        for key in ("model", "preset", "dataset", "init"):
+            if key in values:
+                i = boxes[key].findData(values[key])
+                if i < 0:
+                    raise ValueError(f"no {key} '{values[key]}'")
+                boxes[key].setCurrentIndex(i)
+        for key, box in spins.items():
+            if key in values:
+                box.setValue(values[key])
+
+    def _make_trainer(self) -> Trainer:
+        name = self.model_box.currentData()
+        cls = ENGINES[name]
+        init = self.init_box.currentData()
+        if init:
+            engine = cls.from_checkpoint(resource_path(init), device=None)
+        else:
+            engine = cls(cls.presets()[self.preset_box.currentData()])
+        dataset = self.data_box.currentData()
+        train, valid, _ = cls.load_data(dataset)
+        engine.meta.update({"dataset": dataset, "init": init, "preset": self.preset_box.currentData()})
+        cfg = TrainConfig(
+            steps=self.steps_box.value(), batch_size=self.batch_box.value(), lr=self.lr_box.value(),
+            seed=self.seed_box.value(), eval_every=self.eval_box.value(),
+        )  # fmt: skip
+        self.engine = engine
+        return Trainer(engine, train, cfg, valid)
+
+    def start(self) -> None:
+        if self.is_running:
+            return
+        try:
+            trainer = self._make_trainer()
+        except (ResourceError, CheckpointError, ValueError, OSError) as e:
+            self.error.emit(f"Training: {e}")
+            return
+        self.history = {}
+        self.valid_history = []
+        self.last_vector = []
+        self.run_count += 1
+        self.worker = Worker(trainer.run, name="train")
+        self.worker.yielded.connect(self._on_event)
+        self.worker.errored.connect(lambda msg: self.error.emit(f"Training stopped: {msg}"))
+        self.worker.paused.connect(lambda _: self._set_running(True))
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+        self._say(f"run {self.run_count}: {self.engine.name}, {self.engine.num_parameters():,} parameters")
+        self.progress.setRange(0, trainer.config.steps)
+        self._set_running(True)
+        self.status.emit("Training started")
+
+    def toggle_pause(self) -> None:
+        if not self.worker:
+            return
+        if self.worker.is_paused:
+            self.worker.resume()
+            self._say("resumed")
+        else:
+            self.worker.pause()
+            self._say("paused")
+
+    def stop(self) -> None:
+        if self.worker:
+            self.worker.cancel()
+            self._say("stopped by user")
+
+    def _on_event(self, ev: TrainEvent) -> None:
+        self.last_event = ev
+        if ev.kind == "step":
+            for key, value in ev.metrics.items():
+                if isinstance(value, float):
+                    self.history.setdefault(key, []).append((ev.step, value))
+                elif isinstance(value, list):
+                    self.last_vector = value
+        else:
+            main = ev.metrics.get(self.engine.selection_metric)
+            if main is not None:
+                self.valid_history.append((ev.step, main))
+                self._say(f"step {ev.step}: validation {self.engine.selection_metric} {main:.2f}")
+        self.progress.setValue(ev.step)
+        self.progress.setFormat(f"step {ev.step} / {ev.total} · ETA {format_eta(ev.eta)}")
+        self.rate_label.setText(f"{ev.items_per_s:.0f} items/s · {format_eta(ev.elapsed)} elapsed")
+        self._dirty = True
+        self.event_received.emit(ev)
+
+    def _on_finished(self) -> None:
+        worker = self.worker
+        self._set_running(False)
+        self._redraw()
+        if worker is not None and worker.error is None and self.engine is not None and self.last_event is not None:
+            label = f"trained in app, run {self.run_count} ({self.last_event.step} steps)"
+            self.engine.meta["trained_steps"] = self.last_event.step
+            self._say(f"finished: {label}")
+            self.weights_ready.emit(self.engine.name, self.engine, label)
+            self.status.emit(f"Training finished; the {self.engine.title} tab now uses the new weights")
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        if self.engine is None:
+            raise ValueError("nothing trained yet")
+        self.engine.save(path)
+        self._say(f"saved {path}")
+
+    def _ask_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", f"{self.engine.name}.pt", "Checkpoints (*.pt)")
+        if path:
+            try:
+                self.save_checkpoint(path)
+            except (OSError, ValueError) as e:
+                self.error.emit(f"Could not save: {e}")
+
+    # -- plots --------------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for key, curve in self.curves.items():
+            pts = self.history.get(key, [])
+            if pts:
+                xs, ys = zip(*pts)
+                curve.setData(np.array(xs), np.array(ys))
+        if self.valid_history:
+            xs, ys = zip(*self.valid_history)
+            self.valid_curve.setData(np.array(xs), np.array(ys))
+        if self.last_vector:
+            self.vec_bars.setOpts(x=np.arange(1, len(self.last_vector) + 1), height=np.array(self.last_vector))

@@ -1,0 +1,145 @@
+"""One worker mechanism for all long work (sampling, training, evaluation, data building).
+
+Long work is a Python generator (the engines' style). A :class:`Worker` runs it on a QThread and
+checks between yields whether it was cancelled or paused, so model code needs no locks. It also
+installs a cancellation token (:mod:`engines.cancel`) that engines check in their inner loops, so a
+cancel takes effect within milliseconds even in the middle of a long training step.
+Every tab connects to the same signals, as in superqt/napari's generator workers:
+
+    started, yielded(object), returned(object), errored(str), aborted, finished, paused(bool)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from engines.cancel import Cancelled, use_token
+
+log = logging.getLogger(__name__)
+
+
+class _Thread(QThread):
+    def __init__(self, worker: Worker):
+        super().__init__()
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker._work()
+
+
+class Worker(QObject):
+    started = Signal()
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str)
+    aborted = Signal()
+    finished = Signal()
+    paused = Signal(bool)
+
+    _live: set[Worker] = set()  # keep running workers alive until they finish
+
+    def __init__(self, func: Callable[..., Iterator[Any] | Any], *args: Any, name: str = "", **kwargs: Any):
+        super().__init__()
+        self.name = name or getattr(func, "__name__", "work")
+        self._func, self._args, self._kwargs = func, args, kwargs
+        self._abort = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._thread: _Thread | None = None
+        self._running = False
+        self.error: BaseException | None = None
+
+    # -- control (GUI thread) ---------------------------------------------------------------------
+    def start(self) -> Worker:
+        if self._thread is not None:
+            raise RuntimeError("a Worker runs once")
+        self._thread = _Thread(self)
+        self._running = True
+        Worker._live.add(self)
+        self._thread.finished.connect(self._cleanup)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._abort.set()
+        self._resume.set()  # a paused worker wakes up to notice the abort
+
+    def pause(self) -> None:
+        if self._resume.is_set():
+            self._resume.clear()
+            self.paused.emit(True)
+
+    def resume(self) -> None:
+        if not self._resume.is_set():
+            self._resume.set()
+            self.paused.emit(False)
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._abort.is_set()
+
+    def wait(self, msecs: int = 5000) -> bool:
+        return self._thread.wait(msecs) if self._thread is not None else True
+
+    def _cleanup(self) -> None:
+        Worker._live.discard(self)
+        if self._thread is not None:
+            self._thread.deleteLater()
+            self._thread = None
+
+    # -- the work (worker thread) -------------------------------------------------------------------
+    def _work(self) -> None:
+        self.started.emit()
+        use_token(self._abort)  # engine inner loops see a cancel at once (engines.cancel)
+        gen = None
+        try:
+            result = self._func(*self._args, **self._kwargs)
+            if isinstance(result, Iterator):
+                gen = result
+                result = None
+                while True:
+                    self._resume.wait()
+                    if self._abort.is_set():
+                        gen.close()
+                        self.aborted.emit()
+                        return
+                    try:
+                        value = next(gen)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    if self._abort.is_set():
+                        gen.close()
+                        self.aborted.emit()
+                        return
+                    self.yielded.emit(value)
+            self.returned.emit(result)
+        except Cancelled:
+            self.aborted.emit()
+        except Exception as e:  # surfaced to the user as a message, never a crash
+            self.error = e
+            log.error("worker %s failed:\n%s", self.name, traceback.format_exc())
+            self.errored.emit(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+        finally:
+            use_token(None)
+            self._running = False
+            self.finished.emit()
+
+
+def run_worker(func: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> Worker:
+    """Create a worker; the caller connects signals and then calls ``start()``."""
+    return Worker(func, *args, name=name, **kwargs)

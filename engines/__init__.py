@@ -1,0 +1,1 @@
+"""Model engines: plain PyTorch/numpy, no Qt. See :mod:`engines.base` for the contract."""

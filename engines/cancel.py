@@ -1,0 +1,27 @@
+"""Co-operative cancellation that reaches inside long computations.
+
+A worker thread installs a token (a ``threading.Event``) with :func:`use_token`; model code calls
+:func:`check_cancelled` in its inner loops (DRAW: once per glimpse), which raises :class:`Cancelled`
+once the token is set. A cancelled training step therefore stops before ``optimizer.step()`` and
+leaves the weights as they were. Outside a worker there is no token and the check costs a lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_local = threading.local()
+
+
+class Cancelled(Exception):
+    """Raised inside engine code when the work it belongs to was cancelled."""
+
+
+def use_token(event: threading.Event | None) -> None:
+    _local.token = event
+
+
+def check_cancelled() -> None:
+    token = getattr(_local, "token", None)
+    if token is not None and token.is_set():
+        raise Cancelled()

@@ -1,0 +1,1 @@
+"""Datasets shared by the engines (no Qt)."""

@@ -1,0 +1,163 @@
+"""The DRAW engine: the contract of :mod:`engines.base` around :class:`engines.draw.model.Draw`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from engines.base import Engine
+from engines.data.images import ImageSplit, binarize, fixed_binarized, load_dataset
+from engines.draw.model import Draw, DrawConfig
+
+
+@dataclass
+class DrawFrame:
+    """What the canvas looks like after glimpse ``t`` (0-based) of ``total``, for every image."""
+
+    t: int
+    total: int
+    canvas: np.ndarray  # (n, H, W) Bernoulli means σ(c_t) in [0, 1]
+    write_boxes: np.ndarray | None  # (n, 4) x0, y0, x1, y1 in pixels; None without attention
+    read_boxes: np.ndarray | None  # (n, 4) in reconstruction mode with attention, else None
+    kl: np.ndarray | None = None  # (n,) KL of this glimpse's z_t (reconstruction mode)
+    target: np.ndarray | None = None  # (n, H, W) the binarized input (reconstruction mode)
+
+
+def _boxes(p) -> np.ndarray | None:
+    return None if p is None else p.boxes().detach().cpu().numpy()
+
+
+class DrawEngine(Engine):
+    name = "draw"
+    title = "DRAW"
+    config_class = DrawConfig
+    selection_metric = "nll"
+    datasets = ("mnist", "fashion")
+    shipped = {"draw-attention": "nll_attention", "draw-no-attention": "nll_no_attention"}
+
+    def build_model(self, config: DrawConfig) -> Draw:
+        return Draw(config)
+
+    @classmethod
+    def presets(cls) -> dict[str, DrawConfig]:
+        return {
+            "default": DrawConfig(),
+            "no-attention": DrawConfig(attention=False),
+            "paper": DrawConfig(glimpses=64),
+            "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
+            "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
+        }
+
+    @classmethod
+    def load_data(cls, name: str) -> tuple[ImageSplit, ImageSplit, ImageSplit]:
+        ds = load_dataset(name)
+        return ds.train, ds.valid, ds.test
+
+    @classmethod
+    def evaluate_shipped(cls, samples: int = 4) -> dict[str, float]:
+        """Both shipped MNIST checkpoints on the same test images: ``nll_attention`` and
+        ``nll_no_attention`` (plus their reconstruction and KL terms), nats per image."""
+        from engines.resources import resource_path
+
+        _, _, test = cls.load_data("mnist")
+        out: dict[str, float] = {"test_images": len(test), "z_samples": samples}
+        for resource, key in cls.shipped.items():
+            engine = cls.from_checkpoint(resource_path(resource))
+            m = engine.evaluate(test, samples=samples)
+            suffix = key.removeprefix("nll")
+            out[key] = m["nll"]
+            out["recon" + suffix] = m["recon"]
+            out["kl" + suffix] = m["kl"]
+        return out
+
+    # -- data -------------------------------------------------------------------------------------
+    def batches(self, data: ImageSplit, batch_size: int, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+        """Endless shuffled batches, binarized afresh each time (dynamic binarization)."""
+        n = len(data)
+        batch_size = min(batch_size, n)
+        while True:
+            order = rng.permutation(n)
+            for i in range(0, n - batch_size + 1, batch_size):
+                x = binarize(data.images[order[i : i + batch_size]], rng)
+                yield torch.from_numpy(x).to(self.device)
+
+    # -- evaluation -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, data: ImageSplit, samples: int = 1, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+        """Test bound on -log p(x) in nats per image (eq. 12), averaged over ``samples`` draws of z,
+        on the fixed binarization of ``data``."""
+        self.model.eval()
+        x_all = torch.from_numpy(fixed_binarized(data)).to(self.device)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        totals = {"nll": 0.0, "recon": 0.0, "kl": 0.0}
+        for _ in range(samples):
+            for i in range(0, len(x_all), batch_size):
+                x = x_all[i : i + batch_size]
+                kl = 0.0
+                for s in self.model.steps(x, generator=gen):
+                    kl = kl + 0.5 * (s["mu"] ** 2 + torch.exp(2 * s["log_sigma"]) - 2 * s["log_sigma"] - 1).sum(-1)
+                recon = torch.nn.functional.binary_cross_entropy_with_logits(s["canvas"], x, reduction="none")
+                recon = recon.flatten(1).sum(1)
+                totals["recon"] += recon.sum().item()
+                totals["kl"] += kl.sum().item()
+        count = samples * len(x_all)
+        metrics = {k: v / count for k, v in totals.items() if k != "nll"}
+        metrics["nll"] = metrics["recon"] + metrics["kl"]
+        return metrics
+
+    # -- sampling ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int = 16, seed: int = 0, temperature: float = 1.0) -> Iterator[DrawFrame]:
+        """Generate ``n`` images from the prior (eqs. 13-15), one :class:`DrawFrame` per glimpse."""
+        self.model.eval()
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        total = self.config.glimpses
+        for s in self.model.steps(n=n, temperature=temperature, generator=gen):
+            yield DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), None)
+
+    @torch.no_grad()
+    def reconstruct(self, images: np.ndarray, seed: int = 0) -> Iterator[DrawFrame]:
+        """Encode and redraw ``images`` (n, H, W) uint8, showing where DRAW reads and writes."""
+        self.model.eval()
+        x = torch.from_numpy(binarize(images, np.random.default_rng(seed))).to(self.device)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        total = self.config.glimpses
+        target = x.cpu().numpy()
+        for s in self.model.steps(x, generator=gen):
+            kl = 0.5 * (s["mu"] ** 2 + torch.exp(2 * s["log_sigma"]) - 2 * s["log_sigma"] - 1).sum(-1)
+            yield DrawFrame(
+                s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), _boxes(s["read"]),
+                kl.cpu().numpy(), target,
+            )  # fmt: skip
+
+    # -- speed --------------------------------------------------------------------------------------
+    def bench(self, train_seconds: float = 3.0, batch_size: int = 64) -> dict[str, float]:
+        """``ms_per_glimpse_16``: one glimpse of 16 prior samples (median of 7 runs);
+        ``train_images_per_s``: optimiser steps on random binary images for ``train_seconds``."""
+        times = []
+        for i in range(7):
+            t0 = time.perf_counter()
+            for _ in self.sample(n=16, seed=i):
+                pass
+            times.append((time.perf_counter() - t0) / self.config.glimpses * 1000)
+        bench_engine = DrawEngine(replace(self.config), device=self.device)
+        opt = torch.optim.Adam(bench_engine.model.parameters(), lr=1e-4)
+        x = (torch.rand(batch_size, self.config.height, self.config.width, device=self.device) < 0.2).float()
+        bench_engine.train_step(x, opt)  # warm-up
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < train_seconds:
+            bench_engine.train_step(x, opt)
+            steps += 1
+        elapsed = time.perf_counter() - t0
+        return {
+            "ms_per_glimpse_16": float(np.median(times)),
+            "train_images_per_s": steps * batch_size / elapsed,
+            "glimpses": self.config.glimpses,
+            "batch_size": batch_size,
+            "threads": torch.get_num_threads(),
+            "device": str(self.device),
+        }

@@ -1,0 +1,197 @@
+"""DRAW: A Recurrent Neural Network For Image Generation (Gregor et al., 2015).
+
+**The idea.** A variational auto-encoder that draws an image in T steps instead of one. An LSTM
+encoder looks at the image and at the error of the canvas so far, an LSTM decoder receives a
+latent sample z_t and adds a patch to a running canvas. With *attention*, reading and writing go
+through an N x N grid of Gaussian filters whose centre, stride and width the decoder chooses at
+each step, so the network can trace a digit stroke by stroke.
+
+**The network (eqs. 3-8).** For t = 1..T:
+
+    x̂_t = x - σ(c_{t-1})                                   (3)  error image
+    r_t = read(x_t, x̂_t, h^dec_{t-1})                      (4)
+    h^enc_t = RNN^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])     (5)
+    z_t ~ Q(Z_t | h^enc_t) = N(μ_t, σ_t)                   (6)  μ_t = W h^enc_t, log σ_t = W h^enc_t
+    h^dec_t = RNN^dec(h^dec_{t-1}, z_t)                    (7)
+    c_t = c_{t-1} + write(h^dec_t)                         (8)
+
+**The loss (eqs. 9-12).** L = L^x + L^z with L^x = -log D(x | c_T), D Bernoulli with means σ(c_T),
+and L^z = Σ_t KL(Q(Z_t|h^enc_t) || N(0, I)) = Σ_t ½(μ_t² + σ_t² - log σ_t²) - T/2. L is a bound on
+the negative log-likelihood in nats.
+
+**Generation (eqs. 13-15).** z̃_t ~ P(Z_t) = N(0, I); h̃^dec_t = RNN^dec(h̃^dec_{t-1}, z̃_t);
+c̃_t = c̃_{t-1} + write(h̃^dec_t); x̃ ~ D(X | c̃_T).
+
+**Without attention (eqs. 17-18).** read(x, x̂, h^dec_{t-1}) = [x, x̂]; write(h^dec_t) = W(h^dec_t).
+
+**Selective attention (eqs. 19-29).** From h^dec, one linear map gives five numbers
+(g̃_X, g̃_Y, log σ², log δ̃, log γ) = W(h^dec) (21), scaled to the A x B image:
+g_X = (A+1)/2 (g̃_X + 1) (22), g_Y = (B+1)/2 (g̃_Y + 1) (23), δ = (max(A,B) - 1)/(N - 1) δ̃ (24).
+Filter i of the grid is centred at μ^i_X = g_X + (i - N/2 - 0.5) δ (19), μ^j_Y likewise (20), and
+F_X[i, a] = exp(-(a - μ^i_X)² / 2σ²) / Z_X with Z_X normalising each row to sum 1 (25, 26).
+read(x, x̂, h^dec_{t-1}) = γ [F_Y x F_X^T, F_Y x̂ F_X^T] (27);
+w_t = W(h^dec_t) (28) is an N x N patch, write(h^dec_t) = 1/γ̂ F̂_Y^T w_t F̂_X (29).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from engines.cancel import check_cancelled
+
+
+@dataclass
+class DrawConfig:
+    height: int = 28  # B in the paper
+    width: int = 28  # A in the paper
+    glimpses: int = 32  # T; the paper uses 64 for MNIST (we halve it to train on a laptop CPU)
+    enc_size: int = 256
+    dec_size: int = 256
+    z_size: int = 100
+    attention: bool = True
+    read_n: int = 2  # N of the read grid (paper: 2x2 for MNIST)
+    write_n: int = 5  # N of the write grid (paper: 5x5 for MNIST)
+
+
+@dataclass
+class AttentionParams:
+    """One glimpse's filterbank parameters, in 1-indexed pixel units as in the paper. Each (batch,)."""
+
+    gx: torch.Tensor
+    gy: torch.Tensor
+    delta: torch.Tensor
+    sigma2: torch.Tensor
+    gamma: torch.Tensor
+    n: int
+
+    def boxes(self) -> torch.Tensor:
+        """(batch, 4) boxes ``x0, y0, x1, y1`` in image coordinates (pixel edges at integers): the
+        square covered by the N x N grid, N*δ wide, centred on (g_X, g_Y)."""
+        half = self.n * self.delta / 2
+        cx, cy = self.gx - 0.5, self.gy - 0.5  # 1-indexed pixel centre a sits at a - 0.5
+        return torch.stack([cx - half, cy - half, cx + half, cy + half], dim=-1)
+
+
+def attention_params(raw: torch.Tensor, n: int, width: int, height: int) -> AttentionParams:
+    """Eqs. 21-24: the linear map's five outputs to (g_X, g_Y, δ, σ², γ). raw: (batch, 5)."""
+    gx_, gy_, log_sigma2, log_delta_, log_gamma = raw.unbind(-1)
+    gx = (width + 1) / 2 * (gx_ + 1)  # (22)
+    gy = (height + 1) / 2 * (gy_ + 1)  # (23)
+    delta = (max(width, height) - 1) / max(n - 1, 1) * torch.exp(log_delta_)  # (24); N=1 guarded
+    return AttentionParams(gx, gy, delta, torch.exp(log_sigma2), torch.exp(log_gamma), n)
+
+
+def filterbank(p: AttentionParams, width: int, height: int, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eqs. 19-20, 25-26: the normalised filterbanks F_X (batch, N, A) and F_Y (batch, N, B)."""
+    i = torch.arange(1, p.n + 1, device=p.gx.device, dtype=p.gx.dtype)  # grid index i = 1..N
+    offs = (i - p.n / 2 - 0.5)[None, :] * p.delta[:, None]  # (batch, N)
+    mu_x = p.gx[:, None] + offs  # (19)
+    mu_y = p.gy[:, None] + offs  # (20)
+    a = torch.arange(1, width + 1, device=p.gx.device, dtype=p.gx.dtype)  # pixel columns a = 1..A
+    b = torch.arange(1, height + 1, device=p.gx.device, dtype=p.gx.dtype)  # pixel rows b = 1..B
+    s2 = 2 * p.sigma2[:, None, None]
+    fx = torch.exp(-((a[None, None, :] - mu_x[:, :, None]) ** 2) / s2)  # (batch, N, A)
+    fy = torch.exp(-((b[None, None, :] - mu_y[:, :, None]) ** 2) / s2)  # (batch, N, B)
+    fx = fx / (fx.sum(-1, keepdim=True) + eps)  # (25) Z_X
+    fy = fy / (fy.sum(-1, keepdim=True) + eps)  # (26) Z_Y
+    return fx, fy
+
+
+def gaussian_kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) || N(0, 1)) summed over the last dim: ½ Σ(μ² + σ² - log σ² - 1) (eq. 11)."""
+    return 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(-1)
+
+
+class Draw(nn.Module):
+    """The DRAW network. ``forward(x)`` returns the loss terms; ``steps(...)`` exposes every glimpse."""
+
+    def __init__(self, cfg: DrawConfig):
+        super().__init__()
+        self.cfg = cfg
+        A, B = cfg.width, cfg.height
+        read_size = 2 * cfg.read_n**2 if cfg.attention else 2 * A * B
+        self.encoder = nn.LSTMCell(read_size + cfg.dec_size, cfg.enc_size)  # (5)
+        self.q_mu = nn.Linear(cfg.enc_size, cfg.z_size)  # (6) μ_t
+        self.q_log_sigma = nn.Linear(cfg.enc_size, cfg.z_size)  # (6) log σ_t
+        self.decoder = nn.LSTMCell(cfg.z_size, cfg.dec_size)  # (7)
+        if cfg.attention:
+            self.read_attn = nn.Linear(cfg.dec_size, 5)  # (21) for read
+            self.write_attn = nn.Linear(cfg.dec_size, 5)  # (21) for write
+            self.write_patch = nn.Linear(cfg.dec_size, cfg.write_n**2)  # (28)
+        else:
+            self.write_patch = nn.Linear(cfg.dec_size, A * B)  # (18)
+
+    # -- read and write -----------------------------------------------------------------------
+    def read(self, x, x_hat, h_dec_prev):
+        """Eq. 27 (attention) or eq. 17. x, x_hat: (batch, B, A). Returns (r, params or None)."""
+        if not self.cfg.attention:
+            return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None  # (17)
+        p = attention_params(self.read_attn(h_dec_prev), self.cfg.read_n, self.cfg.width, self.cfg.height)
+        fx, fy = filterbank(p, self.cfg.width, self.cfg.height)
+        glimpse = lambda img: fy @ img @ fx.transpose(1, 2)  # noqa: E731  F_Y x F_X^T: (batch, N, N)
+        r = torch.cat([glimpse(x).flatten(1), glimpse(x_hat).flatten(1)], dim=1)
+        return p.gamma[:, None] * r, p  # (27)
+
+    def write(self, h_dec):
+        """Eq. 29 (attention) or eq. 18. Returns (patch on the canvas (batch, B, A), params or None)."""
+        w = self.write_patch(h_dec)  # (28) / (18)
+        if not self.cfg.attention:
+            return w.view(-1, self.cfg.height, self.cfg.width), None
+        p = attention_params(self.write_attn(h_dec), self.cfg.write_n, self.cfg.width, self.cfg.height)
+        fx, fy = filterbank(p, self.cfg.width, self.cfg.height)
+        w = w.view(-1, self.cfg.write_n, self.cfg.write_n)
+        return fy.transpose(1, 2) @ w @ fx / p.gamma[:, None, None], p  # (29)
+
+    # -- the recurrence -------------------------------------------------------------------------
+    def _zeros(self, n, size, like):
+        return like.new_zeros(n, size)
+
+    def steps(self, x: torch.Tensor | None = None, n: int | None = None, temperature: float = 1.0, generator=None):
+        """Run the T glimpses one at a time, yielding a dict per step.
+
+        With ``x`` (batch, B, A) in [0, 1]: inference (eqs. 3-8), z_t from the posterior.
+        Without: generation (eqs. 13-15), z_t ~ N(0, temperature² I).
+        Each yielded dict holds ``t``, ``canvas`` (logits c_t), ``write`` and ``read`` params (or
+        None), and ``mu``, ``log_sigma`` (inference only).
+        """
+        cfg = self.cfg
+        ref = next(self.parameters())
+        n = x.shape[0] if x is not None else n
+        c = ref.new_zeros(n, cfg.height, cfg.width)
+        h_enc, s_enc = self._zeros(n, cfg.enc_size, ref), self._zeros(n, cfg.enc_size, ref)
+        h_dec, s_dec = self._zeros(n, cfg.dec_size, ref), self._zeros(n, cfg.dec_size, ref)
+        for t in range(cfg.glimpses):
+            check_cancelled()  # a cancelled worker stops here, mid-step, weights untouched
+            read_p = mu = log_sigma = None
+            if x is not None:
+                x_hat = x - torch.sigmoid(c)  # (3)
+                r, read_p = self.read(x, x_hat, h_dec)  # (4)
+                h_enc, s_enc = self.encoder(torch.cat([r, h_dec], dim=1), (h_enc, s_enc))  # (5)
+                mu, log_sigma = self.q_mu(h_enc), self.q_log_sigma(h_enc)  # (6)
+                eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+                z = mu + torch.exp(log_sigma) * eps  # reparameterised sample of (6)
+            else:
+                z = temperature * torch.randn(n, cfg.z_size, generator=generator, device=c.device, dtype=c.dtype)
+            h_dec, s_dec = self.decoder(z, (h_dec, s_dec))  # (7) / (14)
+            patch, write_p = self.write(h_dec)
+            c = c + patch  # (8) / (15)
+            yield {"t": t, "canvas": c, "write": write_p, "read": read_p, "mu": mu, "log_sigma": log_sigma}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms for a batch of binary images x (batch, B, A), averaged over the batch (nats)."""
+        kls = []
+        for s in self.steps(x):
+            kls.append(gaussian_kl(s["mu"], s["log_sigma"]))  # (11), one term per glimpse
+        recon = F.binary_cross_entropy_with_logits(s["canvas"], x, reduction="none").flatten(1).sum(1)  # (9)
+        kl_steps = torch.stack(kls, dim=1)  # (batch, T)
+        kl = kl_steps.sum(1)  # (10)
+        return {
+            "loss": (recon + kl).mean(),  # (12)
+            "recon": recon.mean(),
+            "kl": kl.mean(),
+            "kl_per_step": kl_steps.mean(0),
+        }

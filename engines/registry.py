@@ -1,0 +1,17 @@
+"""Every engine by name. A new model adds one line here and appears in the CLI and the training panel."""
+
+from __future__ import annotations
+
+from engines.base import Engine
+from engines.draw import DrawEngine
+
+ENGINES: dict[str, type[Engine]] = {
+    DrawEngine.name: DrawEngine,
+}
+
+
+def get_engine_class(name: str) -> type[Engine]:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise KeyError(f"unknown model '{name}' (choose from: {', '.join(ENGINES)})") from None

@@ -1,0 +1,81 @@
+"""Launch the Generative Models Playground.
+
+python main.py                                  # the app
+python main.py --tab draw --screenshot out.png  # render offscreen after the tab's demo, save, exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Generative Models Playground")
+    p.add_argument("--tab", default=None, help="tab to open (e.g. draw, training)")
+    p.add_argument("--screenshot", default=None, help="save a PNG of the window after the tab's demo and exit")
+    p.add_argument("--size", default="1400x860", help="window size WxH for --screenshot")
+    p.add_argument("--presentation", action="store_true", help="start in presentation mode")
+
+    def one_line_error(message):
+        p.exit(2, f"error: {message}\n")
+
+    p.error = one_line_error
+    args = p.parse_args(argv)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        p.error(f"--size must look like 1400x860, not '{args.size}'")
+    args.size = (w, h)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Generative Models Playground")
+    window = MainWindow()
+    if args.tab:
+        try:
+            window.select_tab(args.tab)
+        except KeyError as e:
+            print(f"error: {e.args[0]}", file=sys.stderr)
+            return 2
+    if args.screenshot:
+        window.resize(*args.size)
+        window.show()
+        app.processEvents()
+        tab = window.current_model_tab()
+        if tab is not None:
+            try:
+                tab.run_demo_blocking()
+            except Exception as e:  # one line, not a traceback: the reason is for the user
+                print(f"error: {args.tab} demo failed: {e}", file=sys.stderr)
+                return 1
+        app.processEvents()
+        if not window.grab().save(args.screenshot):
+            print(f"error: could not write {args.screenshot}", file=sys.stderr)
+            return 1
+        if window.last_error:
+            print(f"error: {window.last_error}", file=sys.stderr)
+            return 1
+        window.close()
+        return 0
+    if args.presentation:
+        window.set_presentation(True)
+    else:
+        window.resize(1400, 860)
+        window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

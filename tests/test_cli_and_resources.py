@@ -1,0 +1,135 @@
+"""The command line, the resources manifest and the data readers."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engines.data.images import ImageDataError, images_from_idx, read_idx, write_idx
+from engines.resources import ResourceError, load_manifest, resource_path, sha256_file, verify_all
+
+
+def run_cli(root, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "engines", *args], cwd=root, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_manifest_entries_are_complete_and_match(root):
+    entries = load_manifest()
+    assert {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention"} <= set(entries)
+    for name, e in entries.items():
+        for key in ("path", "kind", "source", "licence", "size", "sha256", "command", "metrics"):
+            assert e.get(key) not in (None, ""), f"{name} lacks {key}"
+        assert (root / "resources" / e["path"]).stat().st_size == e["size"]
+    assert verify_all() == []
+    assert entries["draw-attention"]["command"].startswith("python -m engines train draw")
+
+
+def test_tampered_resource_is_refused(tmp_path, root):
+    res = tmp_path / "res"
+    shutil.copytree(root / "resources" / "data", res / "data")
+    shutil.copy(root / "resources" / "manifest.json", res / "manifest.json")
+    assert resource_path("mnist5k", root=res).is_file()
+    with open(res / "data" / "mnist5k.npz", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(ResourceError, match="sha256"):
+        resource_path("mnist5k", root=res)
+    with pytest.raises(ResourceError, match="not in"):
+        resource_path("nothing-like-this", root=res)
+
+
+def test_idx_round_trip_and_errors(tmp_path):
+    imgs = np.arange(20 * 28 * 28, dtype=np.uint32).reshape(20, 28, 28).astype(np.uint8)
+    p = tmp_path / "x.idx"
+    write_idx(p, imgs)
+    np.testing.assert_array_equal(read_idx(p), imgs)
+    ds = images_from_idx(p)
+    assert len(ds.train) + len(ds.valid) + len(ds.test) == 20
+    (tmp_path / "bad").write_bytes(b"\x12\x34\x56\x78rest")
+    with pytest.raises(ImageDataError, match="bad magic"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(p.read_bytes()[:500])
+    with pytest.raises(ImageDataError, match="truncated"):
+        read_idx(tmp_path / "short")
+    write_idx(tmp_path / "small.idx", np.zeros((20, 10, 10), np.uint8))
+    with pytest.raises(ImageDataError, match="28x28"):
+        images_from_idx(tmp_path / "small.idx")
+
+
+def test_fashion_idx_from_debian_reads_like_the_shipped_subset():
+    from pathlib import Path
+
+    src = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+    if not src.exists():
+        pytest.skip("dataset-fashion-mnist is not installed")
+    from engines.data.images import load_dataset
+
+    x = read_idx(src)
+    assert x.shape == (10000, 28, 28)
+    shipped = load_dataset("fashion").test.images
+    np.testing.assert_array_equal(shipped[0], x[0])  # the first test image is class 9's first
+
+
+def test_eval_draw_json(root):
+    proc = run_cli(root, "eval", "draw", "--json", "--samples", "1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    m = json.loads(lines[0])
+    assert m["nll_attention"] < m["nll_no_attention"]
+    assert 60 < m["nll_attention"] < 200 and m["test_images"] == 500
+
+
+def test_bench_draw_json(root):
+    proc = run_cli(root, "bench", "draw", "--json")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    assert m["ms_per_glimpse_16"] > 0 and m["train_images_per_s"] > 0
+
+
+def test_train_tiny_json_and_checkpoint(root, tmp_path):
+    out = tmp_path / "tiny.pt"
+    proc = run_cli(root, "train", "draw", "--preset", "tiny", "--steps", "5", "--batch-size", "8", "--json",
+                   "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["steps"] == 5 and res["world_size"] == 1 and res["checkpoint"] == str(out)
+    assert res["final_loss"] > 0 and out.is_file()
+    ev = run_cli(root, "eval", "draw", "--checkpoint", str(out), "--json", "--samples", "1")
+    assert ev.returncode == 0 and json.loads(ev.stdout)["nll"] > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "drw"], "unknown model 'drw'"),
+        (["train", "draw", "--steps", "x"], "invalid int value"),
+        (["train", "draw", "--preset", "huge"], "unknown preset 'huge'"),
+        (["train", "draw", "--steps", "0"], "must be positive"),
+        (["eval", "draw", "--checkpoint", "/nonexistent.pt"], "no such checkpoint"),
+        (["train", "draw", "--dataset", "/nonexistent.idx", "--steps", "1"], "unknown dataset"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_nonzero_with_one_line(root, args, message):
+    proc = run_cli(root, *args, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+
+
+def test_corrupt_checkpoint_on_the_command_line(root, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    proc = run_cli(root, "eval", "draw", "--checkpoint", str(bad))
+    assert proc.returncode == 1 and proc.stderr.startswith("error: bad.pt: not a readable checkpoint")
+    assert proc.stderr.count("\n") == 1
+
+
+def test_sha256_helper(tmp_path):
+    p = tmp_path / "a"
+    p.write_bytes(b"abc")
+    assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

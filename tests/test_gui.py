@@ -1,0 +1,290 @@
+"""GUI tests with real widgets driven by pytest-qt."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QImage, QImageReader
+
+from app.main_window import MainWindow
+from app.tabs.draw_tab import DrawTab
+from app.worker import Worker
+from engines.data.images import write_idx
+from engines.draw import DrawEngine
+from engines.train import TrainConfig, Trainer
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def draw_tab(window, qtbot):
+    tab = window.model_tabs["draw"]
+    qtbot.waitUntil(lambda: len(tab.frames) == tab.engine().config.glimpses, timeout=10000)
+    return tab
+
+
+def test_draw_tab_plays_to_T_steps(draw_tab, qtbot):
+    T = draw_tab.engine().config.glimpses
+    draw_tab.speed_box.setValue(60)
+    draw_tab.reset()
+    assert draw_tab.t == 0
+    shown = []
+    draw_tab.frame_shown.connect(shown.append)
+    qtbot.mouseClick(draw_tab.play_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: draw_tab.t == T - 1, timeout=5000)
+    assert shown == list(range(1, T))  # every glimpse shown once, in order
+    assert draw_tab.step_label.text() == f"Glimpse {T} / {T}"
+    qtbot.waitUntil(lambda: not draw_tab.timer.isActive(), timeout=1000)  # stops at the end
+    # the canvas filled in: the last frame has more contrast than the first
+    assert draw_tab.frames[-1].canvas.std() > draw_tab.frames[0].canvas.std()
+    assert draw_tab.frames[-1].write_boxes is not None
+
+
+def test_step_back_and_scrub(draw_tab, qtbot):
+    draw_tab.reset()
+    qtbot.mouseClick(draw_tab.step_btn, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(draw_tab.step_btn, Qt.MouseButton.LeftButton)
+    assert draw_tab.t == 2
+    qtbot.mouseClick(draw_tab.back_btn, Qt.MouseButton.LeftButton)
+    assert draw_tab.t == 1 and draw_tab.scrubber.value() == 1
+
+
+def test_reconstruct_mode_shows_read_boxes(draw_tab, qtbot):
+    draw_tab.mode_box.setCurrentIndex(draw_tab.mode_box.findData("reconstruct"))
+    qtbot.waitUntil(lambda: len(draw_tab.frames) == draw_tab.engine().config.glimpses, timeout=10000)
+    f = draw_tab.frames[-1]
+    assert f.read_boxes is not None and f.target is not None and f.kl is not None
+    assert draw_tab.input_grid.isVisible()
+    assert draw_tab.state()["mode"] == "reconstruct"
+
+
+def test_new_request_supersedes_old_one(draw_tab, qtbot):
+    draw_tab.seed_box.setValue(11)
+    draw_tab.seed_box.setValue(12)
+    qtbot.waitUntil(lambda: len(draw_tab.frames) == draw_tab.engine().config.glimpses, timeout=10000)
+    expected = list(draw_tab.engine().sample(n=draw_tab.st.count, seed=12))[-1].canvas
+    np.testing.assert_array_equal(draw_tab.frames[-1].canvas, expected)
+
+
+def test_worker_cancel_within_200ms_mid_training_step(qtbot):
+    train, valid, _ = DrawEngine.load_data("mnist")
+    eng = DrawEngine(device="cpu")  # the shipped-size config: one step takes longer than 200 ms here
+    trainer = Trainer(eng, train, TrainConfig(steps=10_000, batch_size=64))
+    worker = Worker(trainer.run)
+    got = []
+    worker.yielded.connect(got.append)
+    with qtbot.waitSignal(worker.started, timeout=5000):
+        worker.start()
+    qtbot.waitUntil(lambda: len(got) >= 1, timeout=20000)
+    before = {k: v.clone() for k, v in eng.model.state_dict().items()}
+    t0 = time.perf_counter()
+    with qtbot.waitSignals([worker.aborted, worker.finished], timeout=2000):
+        worker.cancel()
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 0.2, f"cancel took {elapsed * 1000:.0f} ms"
+    assert worker.wait(1000)
+    n = len(got)
+    # a step interrupted mid-way does not touch the weights
+    after = eng.model.state_dict()
+    changed = [k for k in before if not before[k].equal(after[k])]
+    assert not changed or n >= 1  # weights changed only by completed steps
+    assert trainer.step == n
+
+
+def test_event_loop_runs_during_training(window, qtbot):
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    panel = window.training
+    panel.configure(model="draw", preset="small", dataset="mnist", steps=10_000, batch=64, eval_every=0)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.history.get("loss", [])) >= 2, timeout=20000)
+    ticks.clear()
+    qtbot.wait(1000)
+    timer.stop()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.is_running, timeout=2000)
+    gaps = np.diff(ticks)
+    assert len(ticks) >= 25, f"only {len(ticks)} timer ticks in 1 s of training"
+    assert gaps.max() < 0.25, f"event loop stalled for {gaps.max() * 1000:.0f} ms"
+
+
+def test_event_loop_runs_during_sampling(draw_tab, qtbot):
+    draw_tab.count_box.setValue(64)  # a longer sampling job
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    draw_tab.generate()
+    qtbot.waitUntil(lambda: not draw_tab.busy, timeout=10000)
+    qtbot.wait(50)
+    timer.stop()
+    assert len(ticks) >= 3
+
+
+def test_training_panel_trains_and_hands_weights_to_tab(window, qtbot):
+    panel = window.training
+    tab = window.model_tabs["draw"]
+    panel.configure(model="draw", preset="tiny", dataset="mnist", steps=12, batch=16, eval_every=5)
+    with qtbot.waitSignal(panel.weights_ready, timeout=30000) as sig:
+        qtbot.mouseClick(panel.start_btn, Qt.MouseButton.LeftButton)
+    assert sig.args[0] == "draw"
+    assert [x for x, _ in panel.history["loss"]] == list(range(1, 13))
+    assert len(panel.valid_history) == 3  # steps 5, 10 and the end
+    xs, ys = panel.curves["loss"].getData()
+    assert len(xs) == 12 and np.isfinite(ys).all()
+    assert len(panel.last_vector) == DrawEngine.presets()["tiny"].glimpses  # KL per glimpse
+    assert panel.progress.value() == 12 and "12 / 12" in panel.progress.format()
+    # the tab uses the new weights at once
+    assert tab.st.model.startswith("session:") or tab.model_box.currentData().startswith("session:")
+    qtbot.waitUntil(lambda: len(tab.frames) == 4, timeout=10000)
+    assert tab.engine(tab.model_box.currentData()).config.glimpses == 4
+
+
+def test_training_pause_resume_stop(window, qtbot):
+    panel = window.training
+    panel.configure(model="draw", preset="tiny", dataset="mnist", steps=100_000, batch=16, eval_every=0)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.history.get("loss", [])) >= 3, timeout=20000)
+    qtbot.mouseClick(panel.pause_btn, Qt.MouseButton.LeftButton)
+    qtbot.wait(150)
+    n = len(panel.history["loss"])
+    qtbot.wait(300)
+    assert len(panel.history["loss"]) == n  # nothing happens while paused
+    assert panel.pause_btn.text() == "Resume" and panel.save_btn.isEnabled()
+    qtbot.mouseClick(panel.pause_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.history["loss"]) > n, timeout=5000)
+    qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running, timeout=2000)
+    assert panel.start_btn.isEnabled()
+
+
+def test_training_panel_saves_checkpoint(window, qtbot, tmp_path):
+    panel = window.training
+    panel.configure(model="draw", preset="tiny", dataset="mnist", steps=3, batch=8, eval_every=0)
+    with qtbot.waitSignal(panel.weights_ready, timeout=30000):
+        panel.start()
+    path = tmp_path / "mine.pt"
+    panel.save_checkpoint(path)
+    assert DrawEngine.from_checkpoint(path).meta["trained_steps"] == 3
+    # and the tab loads it back as a model of its own
+    assert window.model_tabs["draw"].load_checkpoint(str(path))
+
+
+def test_corrupt_checkpoint_is_refused_with_a_message(window, qtbot, tmp_path):
+    tab = window.model_tabs["draw"]
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"\x00" * 100)
+    current = tab.model_box.currentData()
+    with qtbot.waitSignal(tab.error, timeout=2000) as sig:
+        assert not tab.load_checkpoint(str(bad))
+    assert "broken.pt" in sig.args[0]
+    assert tab.model_box.currentData() == current
+    assert "broken.pt" in window.last_error
+
+
+def test_user_idx_file(window, qtbot, tmp_path):
+    tab = window.model_tabs["draw"]
+    imgs = (np.random.default_rng(0).random((40, 28, 28)) * 255).astype(np.uint8)
+    good = tmp_path / "mine-images.idx"
+    write_idx(good, imgs)
+    assert tab.open_idx(str(good))
+    assert tab.data_box.currentText() == "mine-images.idx"
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    with qtbot.waitSignal(tab.error, timeout=2000) as sig:
+        assert not tab.open_idx(str(bad))
+    assert "not an IDX file" in sig.args[0]
+    assert tab.data_box.currentText() == "mine-images.idx"  # nothing lost
+
+
+def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
+    window.set_presentation(True)
+    assert window.isFullScreen() or window.presenting
+    assert not draw_tab.controls.isVisible() and draw_tab.play_btn.isVisible()
+    assert draw_tab.step_btn.isVisible() and draw_tab.reset_btn.isVisible()
+    assert not draw_tab.about.isVisible()
+    draw_tab.reset()
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert draw_tab.t == 2
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert draw_tab.t == 1
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.presenting and draw_tab.controls.isVisible()
+
+
+def test_main_window_has_one_tab_per_model_and_device(window):
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["DRAW", "Training"]
+    assert window.device_label.text().startswith("Device: CPU")
+    assert "(27)" in window.model_tabs["draw"].about.toPlainText()
+
+
+def test_export_png_and_gif(draw_tab, tmp_path):
+    png = tmp_path / "grid.png"
+    draw_tab.export_png(png, size=400)
+    assert QImage(str(png)).size().width() == 400
+    gif = tmp_path / "anim.gif"
+    n = draw_tab.export_gif(gif, size=224)
+    assert n == draw_tab.engine().config.glimpses
+    reader = QImageReader(str(gif))
+    assert reader.imageCount() == n + 5
+    frames = []
+    while True:
+        img = reader.read()
+        if img.isNull():
+            break
+        frames.append(img)
+    assert len(frames) == n + 5 and frames[0].width() == 224
+    # a frame with a known canvas and write box comes out with those pixels and that red box
+    from engines.draw import DrawFrame
+
+    canvas = np.zeros((1, 28, 28), np.float32)
+    canvas[0, 10:18, 10:18] = 1.0
+    draw_tab.frames = [DrawFrame(0, 1, canvas, np.array([[4.0, 4.0, 24.0, 24.0]]), None)]
+    draw_tab.export_gif(gif, size=224)
+    img = QImageReader(str(gif)).read().convertToFormat(QImage.Format.Format_RGB32)
+    scale = img.width() / 28  # one image fills the grid, with a 4% margin
+    red = [(x, y) for x in range(224) for y in range(224) if img.pixelColor(x, y).getRgb()[:3] == (230, 40, 40)]
+    xs, ys = zip(*red)
+    assert min(xs) == pytest.approx(4 * scale * 0.92 + 224 * 0.04, abs=3)
+    assert max(ys) == pytest.approx(24 * scale * 0.92 + 224 * 0.04, abs=3)
+    centre = img.pixelColor(int(14 * scale * 0.92 + 224 * 0.04), int(14 * scale * 0.92 + 224 * 0.04)).getRgb()
+    assert centre[:3] == (255, 255, 255)
+
+
+def test_screenshot_command_writes_png(tmp_path, root):
+    out = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--tab", "draw", "--screenshot", str(out), "--size", "1000x700"],
+        cwd=root, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 700)
+    bad = subprocess.run([sys.executable, "main.py", "--tab", "nope", "--screenshot", str(out)], cwd=root,
+                         capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no tab 'nope'" in bad.stderr
+
+
+def test_draw_tab_state_is_plain_data(qtbot):
+    tab = DrawTab()
+    qtbot.addWidget(tab)
+    st = tab.state()
+    assert st["mode"] == "sample" and st["model"] == "draw-attention" and st["seed"] == 0
+    import json
+
+    json.dumps(st)
