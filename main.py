@@ -53,8 +53,8 @@ def main(argv=None) -> int:
         window.resize(*args.size)
         window.show()
         app.processEvents()
-        tab = window.current_model_tab()
-        if tab is not None:
+        tab = window.tabs.currentWidget()
+        if hasattr(tab, "run_demo_blocking"):
             try:
                 tab.run_demo_blocking()
             except Exception as e:  # one line, not a traceback: the reason is for the user

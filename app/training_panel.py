@@ -139,6 +139,7 @@ class TrainingPanel(QWidget):
         row.addLayout(plots, 1)
 
         self.model_box.currentIndexChanged.connect(self._on_model)
+        self.data_box.activated.connect(self._on_data_chosen)
         self.start_btn.clicked.connect(self.start)
         self.pause_btn.clicked.connect(self.toggle_pause)
         self.stop_btn.clicked.connect(self.stop)
@@ -154,10 +155,25 @@ class TrainingPanel(QWidget):
         self.data_box.clear()
         for name in cls.datasets:
             self.data_box.addItem(name, name)
+        self.data_box.addItem("Open a file…", "__open__")
         self.init_box.clear()
         self.init_box.addItem("scratch (the chosen config)", None)
         for res in getattr(cls, "shipped", {}):
             self.init_box.addItem(f"fine-tune shipped '{res}'", res)
+
+    def _on_data_chosen(self, _index: int) -> None:
+        if self.data_box.currentData() != "__open__":
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Training data (MNIST-format IDX)", "", "All files (*)")
+        self.data_box.setCurrentIndex(0)
+        if path:
+            self.add_dataset_file(path)
+
+    def add_dataset_file(self, path: str) -> None:
+        """Offer a user's file as training data (checked when training starts)."""
+        if self.data_box.findData(path) < 0:
+            self.data_box.insertItem(self.data_box.count() - 1, Path(path).name, path)
+        self.data_box.setCurrentIndex(self.data_box.findData(path))
 
     def _set_running(self, running: bool) -> None:
         self.start_btn.setEnabled(not running)
@@ -219,7 +235,7 @@ class TrainingPanel(QWidget):
             return
         try:
             trainer = self._make_trainer()
-        except (ResourceError, CheckpointError, ValueError, OSError) as e:
+        except (ResourceError, CheckpointError, ValueError, OSError) as e:  # ImageDataError is a ValueError
             self.error.emit(f"Training: {e}")
             return
         self.history = {}
@@ -236,6 +252,17 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, trainer.config.steps)
         self._set_running(True)
         self.status.emit("Training started")
+
+    def run_demo_blocking(self, steps: int = 60) -> None:
+        """Train the tiny preset for a few steps on the calling thread (for screenshots)."""
+        self.configure(preset="tiny", init=None, steps=steps, batch=32, eval_every=20)
+        trainer = self._make_trainer()
+        self.progress.setRange(0, steps)
+        for ev in trainer.run():
+            self._on_event(ev)
+        self._dirty = True
+        self._redraw()
+        self._set_running(False)
 
     def toggle_pause(self) -> None:
         if not self.worker:

@@ -216,7 +216,7 @@ class DrawTab(ModelTab):
     def engine(self, key: str | None = None) -> DrawEngine:
         key = key or self.st.model
         if key not in self.engines:
-            self.engines[key] = DrawEngine.from_checkpoint(resource_path(key), device="cpu")
+            self.engines[key] = DrawEngine.from_checkpoint(resource_path(key))
         return self.engines[key]
 
     def use_engine(self, engine: DrawEngine, label: str) -> None:
@@ -241,7 +241,7 @@ class DrawTab(ModelTab):
 
     def load_checkpoint(self, path: str) -> bool:
         try:
-            engine = DrawEngine.from_checkpoint(path, device="cpu")
+            engine = DrawEngine.from_checkpoint(path)
         except CheckpointError as e:
             self.error.emit(f"Could not load checkpoint: {e}")
             return False
@@ -315,10 +315,7 @@ class DrawTab(ModelTab):
         self.start_job(
             func, *args, on_yield=self._on_frame, on_return=lambda _: self.run_finished.emit(), name="draw", **kwargs
         )
-        if autoplay and not self.presenting or autoplay and self.timer.isActive():
-            self._play()
-        else:
-            self._pause()
+        self._play() if autoplay else self._pause()
 
     def _on_frame(self, frame: DrawFrame) -> None:
         self.frames.append(frame)
@@ -367,7 +364,7 @@ class DrawTab(ModelTab):
     def _tick(self) -> None:
         if self.t + 1 < len(self.frames):
             self._show(self.t + 1)
-        elif not self.busy and self.t >= self.scrubber.maximum():
+        elif not self.busy:  # at the end, or the run stopped early: nothing more will arrive
             self._pause()
 
     def step_forward(self) -> None:

@@ -47,7 +47,7 @@ class DrawEngine(Engine):
         return {
             "default": DrawConfig(),
             "no-attention": DrawConfig(attention=False),
-            "paper": DrawConfig(glimpses=64),
+            "paper": DrawConfig(glimpses=64, read_n=2),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }
