@@ -45,6 +45,15 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        for text, method, shortcut in (
+            ("&Load checkpoint for this tab…", "ask_load_checkpoint", "Ctrl+O"),
+            ("Export &picture (PNG)…", "ask_export_png", "Ctrl+E"),
+            ("Export &animation (GIF)…", "ask_export_gif", "Ctrl+Shift+E"),
+        ):
+            action = QAction(text, self, shortcut=shortcut)
+            action.triggered.connect(lambda _=False, m=method: self._call_tab(m))
+            file_menu.addAction(action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
@@ -58,6 +67,13 @@ class MainWindow(QMainWindow):
     def current_model_tab(self) -> ModelTab | None:
         w = self.tabs.currentWidget()
         return w if isinstance(w, ModelTab) else None
+
+    def _call_tab(self, method: str) -> None:
+        tab = self.current_model_tab()
+        if tab is None or not hasattr(tab, method):
+            self.show_status("This tab has nothing to load or export")
+            return
+        getattr(tab, method)()
 
     def select_tab(self, name: str) -> None:
         names = {**{k: t for k, t in self.model_tabs.items()}, "training": self.training}

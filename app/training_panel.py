@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets import add_and_select, ask_path_from_combo
 from app.worker import Worker
 from engines.checkpoint import CheckpointError
 from engines.progress import format_eta
@@ -164,16 +165,13 @@ class TrainingPanel(QWidget):
     def _on_data_chosen(self, _index: int) -> None:
         if self.data_box.currentData() != "__open__":
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Training data (MNIST-format IDX)", "", "All files (*)")
-        self.data_box.setCurrentIndex(0)
+        path = ask_path_from_combo(self.data_box, None, self, "Training data (MNIST-format IDX)", "All files (*)")
         if path:
             self.add_dataset_file(path)
 
     def add_dataset_file(self, path: str) -> None:
         """Offer a user's file as training data (checked when training starts)."""
-        if self.data_box.findData(path) < 0:
-            self.data_box.insertItem(self.data_box.count() - 1, Path(path).name, path)
-        self.data_box.setCurrentIndex(self.data_box.findData(path))
+        add_and_select(self.data_box, Path(path).name, path)
 
     def _set_running(self, running: bool) -> None:
         self.start_btn.setEnabled(not running)

@@ -28,10 +28,12 @@ class ModelTab(QWidget):
         self.about = QTextBrowser(self.splitter)
         self.about.setObjectName("about")
         self.about.setOpenExternalLinks(False)
-        self.about.setMarkdown(self.about_markdown())
+        # "~" (as in z ~ N(0, I)) would be Markdown strikethrough: show it as the tilde operator
+        self.about.setMarkdown(self.about_markdown().replace("~", "∼"))
         self.about.setMinimumWidth(260)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 380])
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.splitter)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
 from app.gif import write_gif
 from app.tabs.base import ModelTab
+from app.widgets import add_and_select, ask_path_from_combo
 from engines.checkpoint import CheckpointError
 from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
 from engines.draw import DrawEngine, DrawFrame
@@ -183,8 +184,8 @@ class DrawTab(ModelTab):
         self.step_btn.clicked.connect(self.step_forward)
         self.reset_btn.clicked.connect(self.reset)
         self.scrubber.sliderMoved.connect(self._on_scrub)
-        self.export_png_btn.clicked.connect(self._ask_export_png)
-        self.export_gif_btn.clicked.connect(self._ask_export_gif)
+        self.export_png_btn.clicked.connect(self.ask_export_png)
+        self.export_gif_btn.clicked.connect(self.ask_export_gif)
         self._sync_mode_widgets()
 
     # -- state ------------------------------------------------------------------------------------
@@ -222,22 +223,22 @@ class DrawTab(ModelTab):
     def use_engine(self, engine: DrawEngine, label: str) -> None:
         key = f"session:{label}"
         self.engines[key] = engine
-        if self.model_box.findData(key) < 0:
-            self.model_box.insertItem(self.model_box.count() - 1, label, key)
-        self.model_box.setCurrentIndex(self.model_box.findData(key))
+        add_and_select(self.model_box, label, key)
         self.status.emit(f"DRAW tab now uses '{label}'")
         self.generate()
 
     def _on_model_chosen(self, _index: int) -> None:
         if self.model_box.currentData() == "__load__":
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Load a DRAW checkpoint", "", "Checkpoints (*.pt);;All files (*)"
-            )
-            self.model_box.setCurrentIndex(max(0, self.model_box.findData(self.st.model)))
+            filters = "Checkpoints (*.pt);;All files (*)"
+            path = ask_path_from_combo(self.model_box, self.st.model, self, "Load a DRAW checkpoint", filters)
             if path:
                 self.load_checkpoint(path)
             return
         self._on_params()
+
+    def ask_load_checkpoint(self) -> None:
+        self.model_box.setCurrentIndex(self.model_box.findData("__load__"))
+        self._on_model_chosen(self.model_box.currentIndex())
 
     def load_checkpoint(self, path: str) -> bool:
         try:
@@ -250,10 +251,8 @@ class DrawTab(ModelTab):
 
     def _on_data_chosen(self, _index: int) -> None:
         if self.data_box.currentData() == "__open__":
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open an MNIST-format IDX file", "", "IDX (*ubyte* *.idx *.gz);;All files (*)"
-            )
-            self.data_box.setCurrentIndex(max(0, self.data_box.findData(self.st.dataset)))
+            filters = "IDX (*ubyte* *.idx *.gz);;All files (*)"
+            path = ask_path_from_combo(self.data_box, self.st.dataset, self, "Open an MNIST-format IDX file", filters)
             if path:
                 self.open_idx(path)
             return
@@ -267,9 +266,7 @@ class DrawTab(ModelTab):
             return False
         key = f"file:{path}"
         self.user_sets[key] = ds.test
-        if self.data_box.findData(key) < 0:
-            self.data_box.insertItem(self.data_box.count() - 1, Path(path).name, key)
-        self.data_box.setCurrentIndex(self.data_box.findData(key))
+        add_and_select(self.data_box, Path(path).name, key)
         self._on_params()
         return True
 
@@ -469,7 +466,7 @@ class DrawTab(ModelTab):
         write_gif(path, frames + [frames[-1]] * 5, palette, delay_ms=delay)
         return len(frames)
 
-    def _ask_export_png(self) -> None:
+    def ask_export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export grid", "draw.png", "PNG (*.png)")
         if path:
             try:
@@ -478,7 +475,7 @@ class DrawTab(ModelTab):
             except OSError as e:
                 self.error.emit(str(e))
 
-    def _ask_export_gif(self) -> None:
+    def ask_export_gif(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export animation", "draw.gif", "GIF (*.gif)")
         if path:
             try:

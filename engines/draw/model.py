@@ -6,14 +6,15 @@ latent sample z_t and adds a patch to a running canvas. With *attention*, readin
 through an N x N grid of Gaussian filters whose centre, stride and width the decoder chooses at
 each step, so the network can trace a digit stroke by stroke.
 
-**The network (eqs. 3-8).** For t = 1..T:
+**The network (eqs. 3-8).** For t = 1..T, with x̂_t the error image:
 
-    x̂_t = x - σ(c_{t-1})                                   (3)  error image
-    r_t = read(x_t, x̂_t, h^dec_{t-1})                      (4)
-    h^enc_t = RNN^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])     (5)
-    z_t ~ Q(Z_t | h^enc_t) = N(μ_t, σ_t)                   (6)  μ_t = W h^enc_t, log σ_t = W h^enc_t
-    h^dec_t = RNN^dec(h^dec_{t-1}, z_t)                    (7)
-    c_t = c_{t-1} + write(h^dec_t)                         (8)
+    x̂_t = x - σ(c_{t-1})   (3)
+    r_t = read(x_t, x̂_t, h^dec_{t-1})   (4)
+    h^enc_t = RNN^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])   (5)
+    z_t ~ Q(Z_t | h^enc_t) = N(μ_t, σ_t)   (6)
+    with μ_t = W h^enc_t, log σ_t = W h^enc_t
+    h^dec_t = RNN^dec(h^dec_{t-1}, z_t)   (7)
+    c_t = c_{t-1} + write(h^dec_t)   (8)
 
 **The loss (eqs. 9-12).** L = L^x + L^z with L^x = -log D(x | c_T), D Bernoulli with means σ(c_T),
 and L^z = Σ_t KL(Q(Z_t|h^enc_t) || N(0, I)) = Σ_t ½(μ_t² + σ_t² - log σ_t²) - T/2. L is a bound on
@@ -123,12 +124,17 @@ class Draw(nn.Module):
             self.read_attn = nn.Linear(cfg.dec_size, 5)  # (21) for read
             self.write_attn = nn.Linear(cfg.dec_size, 5)  # (21) for write
             self.write_patch = nn.Linear(cfg.dec_size, cfg.write_n**2)  # (28)
-            # Init only: σ starts at half the initial stride, so the first glimpses read and paint the
-            # whole image smoothly instead of N² isolated pixels (with σ = 1 training started far slower).
+            # Init only (the equations are unchanged): σ starts at half the initial stride, so the first
+            # glimpses read and paint the whole image smoothly, and the write's 1/γ̂ starts at 2πσ², the
+            # inverse of a normalised filter's peak, so an early write moves the canvas about as much as
+            # eq. 18's. With the default biases (σ = 1, γ̂ = 1) training sat at the mean image for
+            # hundreds of steps: writes were ~100x too weak.
             for linear, n in ((self.read_attn, cfg.read_n), (self.write_attn, cfg.write_n)):
-                delta0 = (max(A, B) - 1) / max(n - 1, 1)
+                sigma0 = (max(A, B) - 1) / max(n - 1, 1) / 2
                 with torch.no_grad():
-                    linear.bias[2] = 2 * math.log(delta0 / 2)  # log σ² = log (δ/2)²
+                    linear.bias[2] = 2 * math.log(sigma0)  # log σ²
+                    if linear is self.write_attn:
+                        linear.bias[4] = -math.log(2 * math.pi * sigma0**2)  # log γ̂
         else:
             self.write_patch = nn.Linear(cfg.dec_size, A * B)  # (18)
 

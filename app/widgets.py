@@ -1,0 +1,21 @@
+"""Small widget helpers shared by the tabs and the training panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
+
+
+def ask_path_from_combo(combo: QComboBox, restore: Any, parent: QWidget, caption: str, filters: str) -> str:
+    """For a combo's "Open…" entry: ask for a file, put the combo back on ``restore``; '' if cancelled."""
+    path, _ = QFileDialog.getOpenFileName(parent, caption, "", filters)
+    combo.setCurrentIndex(max(0, combo.findData(restore)))
+    return path
+
+
+def add_and_select(combo: QComboBox, label: str, data: Any) -> None:
+    """Add (once) an entry just above the combo's last ("Open…") entry, and select it."""
+    if combo.findData(data) < 0:
+        combo.insertItem(combo.count() - 1, label, data)
+    combo.setCurrentIndex(combo.findData(data))
