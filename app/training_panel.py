@@ -131,8 +131,9 @@ class TrainingPanel(QWidget):
         self.valid_curve = self.loss_plot.plot(
             [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation bound"
         )
-        self.vec_plot = pg.PlotWidget(title="KL per glimpse (latest step)")
-        self.vec_plot.setLabel("bottom", "glimpse t")
+        self.vec_plot = pg.PlotWidget(title="Per-step terms (latest step)")
+        self.vec_plot.setLabel("bottom", "position")
+        self.vec_plot.getAxis("left").enableAutoSIPrefix(False)
         self.vec_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 90, 30))
         self.vec_plot.addItem(self.vec_bars)
         plots.addWidget(self.loss_plot, 3)
@@ -285,6 +286,7 @@ class TrainingPanel(QWidget):
                     self.history.setdefault(key, []).append((ev.step, value))
                 elif isinstance(value, list):
                     self.last_vector = value
+                    self.vec_plot.setTitle(self.engine.metric_labels.get(key, key))
         else:
             main = ev.metrics.get(self.engine.selection_metric)
             if main is not None:

@@ -57,6 +57,7 @@ class Engine(ABC):
     title: ClassVar[str] = ""
     selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
+    metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
 
     def __init__(self, config: Any = None, device: str | torch.device | None = None):
         self.device = device if isinstance(device, torch.device) else pick_device(device)

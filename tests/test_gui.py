@@ -146,6 +146,7 @@ def test_training_panel_trains_and_hands_weights_to_tab(window, qtbot):
     xs, ys = panel.curves["loss"].getData()
     assert len(xs) == 12 and np.isfinite(ys).all()
     assert len(panel.last_vector) == DrawEngine.presets()["tiny"].glimpses  # KL per glimpse
+    assert "KL per glimpse" in panel.vec_plot.getPlotItem().titleLabel.text
     assert panel.progress.value() == 12 and "12 / 12" in panel.progress.format()
     # the tab uses the new weights at once
     assert tab.st.model.startswith("session:") or tab.model_box.currentData().startswith("session:")

@@ -145,6 +145,7 @@ class DrawTab(ModelTab):
         self.plot.setMaximumHeight(170)
         self.plot.setMouseEnabled(False, False)
         self.plot.setLabel("bottom", "glimpse t")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(120, 140, 200))
         self.bar_now = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 40, 40))
         self.plot.addItem(self.bars)

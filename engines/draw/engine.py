@@ -37,6 +37,7 @@ class DrawEngine(Engine):
     config_class = DrawConfig
     selection_metric = "nll"
     datasets = ("mnist", "fashion")
+    metric_labels = {"kl_per_step": "KL per glimpse (nats, latest step)"}
     shipped = {"draw-attention": "nll_attention", "draw-no-attention": "nll_no_attention"}
 
     def build_model(self, config: DrawConfig) -> Draw:

@@ -6,10 +6,10 @@ latent sample z_t and adds a patch to a running canvas. With *attention*, readin
 through an N x N grid of Gaussian filters whose centre, stride and width the decoder chooses at
 each step, so the network can trace a digit stroke by stroke.
 
-**The network (eqs. 3-8).** For t = 1..T, with x̂_t the error image:
+**The network (eqs. 3-8).** For t = 1..T, with x_hat_t the error image:
 
-    x̂_t = x - σ(c_{t-1})   (3)
-    r_t = read(x_t, x̂_t, h^dec_{t-1})   (4)
+    x_hat_t = x - σ(c_{t-1})   (3)
+    r_t = read(x_t, x_hat_t, h^dec_{t-1})   (4)
     h^enc_t = RNN^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])   (5)
     z_t ~ Q(Z_t | h^enc_t) = N(μ_t, σ_t)   (6)
     with μ_t = W h^enc_t, log σ_t = W h^enc_t
@@ -23,14 +23,14 @@ the negative log-likelihood in nats.
 **Generation (eqs. 13-15).** z̃_t ~ P(Z_t) = N(0, I); h̃^dec_t = RNN^dec(h̃^dec_{t-1}, z̃_t);
 c̃_t = c̃_{t-1} + write(h̃^dec_t); x̃ ~ D(X | c̃_T).
 
-**Without attention (eqs. 17-18).** read(x, x̂, h^dec_{t-1}) = [x, x̂]; write(h^dec_t) = W(h^dec_t).
+**Without attention (eqs. 17-18).** read(x, x_hat, h^dec_{t-1}) = [x, x_hat]; write(h^dec_t) = W(h^dec_t).
 
 **Selective attention (eqs. 19-29).** From h^dec, one linear map gives five numbers
 (g̃_X, g̃_Y, log σ², log δ̃, log γ) = W(h^dec) (21), scaled to the A x B image:
 g_X = (A+1)/2 (g̃_X + 1) (22), g_Y = (B+1)/2 (g̃_Y + 1) (23), δ = (max(A,B) - 1)/(N - 1) δ̃ (24).
 Filter i of the grid is centred at μ^i_X = g_X + (i - N/2 - 0.5) δ (19), μ^j_Y likewise (20), and
 F_X[i, a] = exp(-(a - μ^i_X)² / 2σ²) / Z_X with Z_X normalising each row to sum 1 (25, 26).
-read(x, x̂, h^dec_{t-1}) = γ [F_Y x F_X^T, F_Y x̂ F_X^T] (27);
+read(x, x_hat, h^dec_{t-1}) = γ [F_Y x F_X^T, F_Y x_hat F_X^T] (27);
 w_t = W(h^dec_t) (28) is an N x N patch, write(h^dec_t) = 1/γ̂ F̂_Y^T w_t F̂_X (29).
 """
 
