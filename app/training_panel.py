@@ -8,12 +8,13 @@ step, so fast training cannot flood the GUI.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -56,6 +57,7 @@ class TrainingPanel(QWidget):
         self.last_vector: list[float] = []
         self.last_event: TrainEvent | None = None
         self.run_count = 0
+        self.autosave_path: Path | None = None
         self._dirty = False
         self._build()
         self.redraw_timer = QTimer(self)
@@ -222,9 +224,12 @@ class TrainingPanel(QWidget):
         dataset = self.data_box.currentData()
         train, valid, _ = cls.load_data(dataset)
         engine.meta.update({"dataset": dataset, "init": init, "preset": self.preset_box.currentData()})
+        # every run is kept: written atomically at each validation and when the run ends or is stopped
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        self.autosave_path = folder / "checkpoints" / f"{engine.name}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         cfg = TrainConfig(
             steps=self.steps_box.value(), batch_size=self.batch_box.value(), lr=self.lr_box.value(),
-            seed=self.seed_box.value(), eval_every=self.eval_box.value(),
+            seed=self.seed_box.value(), eval_every=self.eval_box.value(), checkpoint=str(self.autosave_path),
         )  # fmt: skip
         self.engine = engine
         return Trainer(engine, train, cfg, valid)
@@ -305,7 +310,11 @@ class TrainingPanel(QWidget):
         if worker is not None and worker.error is None and self.engine is not None and self.last_event is not None:
             label = f"trained in app, run {self.run_count} ({self.last_event.step} steps)"
             self.engine.meta["trained_steps"] = self.last_event.step
-            self._say(f"finished: {label}")
+            try:
+                self.engine.save(self.autosave_path)
+                self._say(f"finished: {label}; kept in {self.autosave_path}")
+            except OSError as e:
+                self.error.emit(f"Could not keep the trained weights in {self.autosave_path}: {e}")
             self.weights_ready.emit(self.engine.name, self.engine, label)
             self.status.emit(f"Training finished; the {self.engine.title} tab now uses the new weights")
 

@@ -53,6 +53,7 @@ class Worker(QObject):
         self._resume.set()
         self._thread: _Thread | None = None
         self._running = False
+        self._parked = False  # paused and waiting between yields (no step under way)
         self.error: BaseException | None = None
 
     # -- control (GUI thread) ---------------------------------------------------------------------
@@ -85,6 +86,11 @@ class Worker(QObject):
         return not self._resume.is_set()
 
     @property
+    def is_parked(self) -> bool:
+        """Paused, and the work has stopped between two yields (a step under way has finished)."""
+        return self._parked
+
+    @property
     def is_running(self) -> bool:
         return self._running
 
@@ -112,7 +118,10 @@ class Worker(QObject):
                 gen = result
                 result = None
                 while True:
-                    self._resume.wait()
+                    if not self._resume.is_set():
+                        self._parked = True
+                        self._resume.wait()
+                        self._parked = False
                     if self._abort.is_set():
                         gen.close()
                         self.aborted.emit()

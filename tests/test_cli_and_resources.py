@@ -133,3 +133,8 @@ def test_sha256_helper(tmp_path):
     p = tmp_path / "a"
     p.write_bytes(b"abc")
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_verify_command(root):
+    proc = run_cli(root, "verify")
+    assert proc.returncode == 0 and "match" in proc.stdout

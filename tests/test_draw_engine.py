@@ -216,3 +216,28 @@ def test_shipped_checkpoints_load():
         eng = DrawEngine.from_checkpoint(resource_path(name), device="cpu")
         assert eng.config.attention == (key == "nll_attention")
         assert Path(resource_path(name)).stat().st_size < 8_000_000
+
+
+def test_cancel_reaches_inside_forward_and_backward():
+    import threading
+
+    from engines.cancel import Cancelled, use_token
+
+    eng = DrawEngine(DrawEngine.presets()["tiny"], device="cpu")
+    opt = torch.optim.Adam(eng.model.parameters(), lr=1e-2)
+    x = (torch.rand(4, 28, 28) < 0.3).float()
+    before = {k: v.clone() for k, v in eng.model.state_dict().items()}
+    token = threading.Event()
+    use_token(token)
+    try:
+        out = eng.model(x)  # forward completes: not cancelled yet
+        token.set()
+        with pytest.raises(Cancelled):
+            out["loss"].backward()  # cancelled while gradients flow
+        assert all(p.grad is None for p in eng.model.parameters())
+        with pytest.raises(Cancelled):
+            eng.train_step(x, opt)  # and a whole step stops before optimizer.step()
+    finally:
+        use_token(None)
+    assert all(torch.equal(before[k], v) for k, v in eng.model.state_dict().items())
+    eng.train_step(x, opt)  # without a token nothing is checked

@@ -147,6 +147,8 @@ def test_training_panel_trains_and_hands_weights_to_tab(window, qtbot):
     assert len(xs) == 12 and np.isfinite(ys).all()
     assert len(panel.last_vector) == DrawEngine.presets()["tiny"].glimpses  # KL per glimpse
     assert "KL per glimpse" in panel.vec_plot.getPlotItem().titleLabel.text
+    # the run was kept without anyone pressing Save
+    assert DrawEngine.from_checkpoint(panel.autosave_path).meta["trained_steps"] == 12
     assert panel.progress.value() == 12 and "12 / 12" in panel.progress.format()
     # the tab uses the new weights at once
     assert tab.st.model.startswith("session:") or tab.model_box.currentData().startswith("session:")
@@ -160,7 +162,8 @@ def test_training_pause_resume_stop(window, qtbot):
     panel.start()
     qtbot.waitUntil(lambda: len(panel.history.get("loss", [])) >= 3, timeout=20000)
     qtbot.mouseClick(panel.pause_btn, Qt.MouseButton.LeftButton)
-    qtbot.wait(150)
+    qtbot.waitUntil(lambda: panel.worker.is_parked, timeout=5000)  # a step under way may still finish
+    qtbot.wait(50)  # deliver its queued result
     n = len(panel.history["loss"])
     qtbot.wait(300)
     assert len(panel.history["loss"]) == n  # nothing happens while paused
@@ -170,6 +173,9 @@ def test_training_pause_resume_stop(window, qtbot):
     qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.is_running, timeout=2000)
     assert panel.start_btn.isEnabled()
+    # a stopped run is kept too, at the step it reached
+    qtbot.waitUntil(lambda: panel.autosave_path.is_file(), timeout=2000)
+    assert DrawEngine.from_checkpoint(panel.autosave_path).meta["trained_steps"] == panel.last_event.step
 
 
 def test_training_panel_saves_checkpoint(window, qtbot, tmp_path):
@@ -289,3 +295,18 @@ def test_draw_tab_state_is_plain_data(qtbot):
     import json
 
     json.dumps(st)
+
+
+def test_training_panel_fine_tunes_shipped_weights(window, qtbot):
+    from engines.resources import resource_path
+
+    panel = window.training
+    panel.configure(model="draw", init="draw-attention", dataset="mnist", steps=2, batch=8, eval_every=0)
+    shipped = DrawEngine.from_checkpoint(resource_path("draw-attention"))
+    with qtbot.waitSignal(panel.weights_ready, timeout=60000):
+        panel.start()
+    tuned = panel.engine
+    assert tuned.config == shipped.config  # the shipped config, not the preset's
+    assert tuned.meta["init"] == "draw-attention"
+    moved = [k for k, v in tuned.model.state_dict().items() if not v.cpu().equal(shipped.model.state_dict()[k])]
+    assert moved  # two steps changed the weights, starting from the shipped ones

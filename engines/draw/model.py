@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engines.cancel import check_cancelled
+from engines.cancel import cancel_point, check_cancelled
 
 
 @dataclass
@@ -191,7 +191,7 @@ class Draw(nn.Module):
                 z = temperature * torch.randn(n, cfg.z_size, generator=generator, device=c.device, dtype=c.dtype)
             h_dec, s_dec = self.decoder(z, (h_dec, s_dec))  # (7) / (14)
             patch, write_p = self.write(h_dec)
-            c = c + patch  # (8) / (15)
+            c = cancel_point(c + patch)  # (8) / (15); backward() checks for a cancel here too
             yield {"t": t, "canvas": c, "write": write_p, "read": read_p, "mu": mu, "log_sigma": log_sigma}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
