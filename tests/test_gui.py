@@ -310,3 +310,21 @@ def test_training_panel_fine_tunes_shipped_weights(window, qtbot):
     assert tuned.meta["init"] == "draw-attention"
     moved = [k for k, v in tuned.model.state_dict().items() if not v.cpu().equal(shipped.model.state_dict()[k])]
     assert moved  # two steps changed the weights, starting from the shipped ones
+
+
+def test_state_round_trip_gives_the_same_pixels(draw_tab, qtbot):
+    draw_tab.mode_box.setCurrentIndex(draw_tab.mode_box.findData("reconstruct"))
+    draw_tab.seed_box.setValue(7)
+    draw_tab.count_box.setValue(9)
+    qtbot.waitUntil(
+        lambda: len(draw_tab.frames) == draw_tab.engine().config.glimpses and not draw_tab.busy, timeout=10000
+    )
+    draw_tab.step_back()
+    draw_tab.step_back()
+    state = draw_tab.state()
+    other = DrawTab()
+    qtbot.addWidget(other)
+    other.set_state(state)
+    assert other.t == state["step"] and other.state() == state
+    np.testing.assert_array_equal(other.frames[other.t].canvas, draw_tab.frames[draw_tab.t].canvas)
+    np.testing.assert_array_equal(other.frames[-1].target, draw_tab.frames[-1].target)

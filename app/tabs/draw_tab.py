@@ -206,6 +206,28 @@ class DrawTab(ModelTab):
         d["step"] = self.t
         return d
 
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Show exactly what ``state`` (from :meth:`state`) describes: same settings, same pixels."""
+        st = DrawTabState(**{k: v for k, v in state.items() if k in DrawTabState.__dataclass_fields__})
+        for box, value in ((self.mode_box, st.mode), (self.model_box, st.model), (self.data_box, st.dataset)):
+            i = box.findData(value)
+            if i < 0:
+                raise ValueError(f"DRAW: unknown {value!r} in the saved state")
+            box.blockSignals(True)
+            box.setCurrentIndex(i)
+            box.blockSignals(False)
+        for widget, value in ((self.seed_box, st.seed), (self.temp_box, st.temperature),
+                              (self.count_box, st.count), (self.speed_box, st.speed)):  # fmt: skip
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.boxes_check.setChecked(st.show_boxes)
+        self.st.first_image = st.first_image
+        self._sync_mode_widgets()
+        self.run_demo_blocking()
+        step = state.get("step", -1)
+        self._show(len(self.frames) - 1 if step is None or step < 0 else min(step, len(self.frames) - 1))
+
     def _sync_mode_widgets(self) -> None:
         recon = self.mode_box.currentData() == "reconstruct"
         self.input_grid.setVisible(recon)
