@@ -17,6 +17,7 @@ def parse_args(argv):
     p.add_argument("--screenshot", default=None, help="save a PNG of the window after the tab's demo and exit")
     p.add_argument("--size", default="1400x860", help="window size WxH for --screenshot")
     p.add_argument("--presentation", action="store_true", help="start in presentation mode")
+    p.add_argument("--state", default=None, help='tab state as JSON, e.g. \'{"mode": "reconstruct", "step": 11}\'')
 
     def one_line_error(message):
         p.exit(2, f"error: {message}\n")
@@ -28,6 +29,14 @@ def parse_args(argv):
     except ValueError:
         p.error(f"--size must look like 1400x860, not '{args.size}'")
     args.size = (w, h)
+    if args.state is not None:
+        import json
+
+        try:
+            args.state = json.loads(args.state)
+            assert isinstance(args.state, dict)
+        except (ValueError, AssertionError):
+            p.error("--state must be a JSON object")
     return args
 
 
@@ -56,7 +65,10 @@ def main(argv=None) -> int:
         tab = window.tabs.currentWidget()
         if hasattr(tab, "run_demo_blocking"):
             try:
-                tab.run_demo_blocking()
+                if args.state is not None and hasattr(tab, "set_state"):
+                    tab.set_state({**tab.state(), **args.state})
+                else:
+                    tab.run_demo_blocking()
             except Exception as e:  # one line, not a traceback: the reason is for the user
                 print(f"error: {args.tab} demo failed: {e}", file=sys.stderr)
                 return 1

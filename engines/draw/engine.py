@@ -48,7 +48,7 @@ class DrawEngine(Engine):
         return {
             "default": DrawConfig(),
             "no-attention": DrawConfig(attention=False),
-            "paper": DrawConfig(glimpses=64, read_n=2),
+            "paper": DrawConfig(glimpses=64, read_n=2, write_n=5),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }

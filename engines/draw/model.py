@@ -55,8 +55,10 @@ class DrawConfig:
     dec_size: int = 256
     z_size: int = 100
     attention: bool = True
-    read_n: int = 5  # N of the read grid. Paper: 2x2; ours collapsed (KL -> 0): its 2 filters start on the blank border
-    write_n: int = 5  # N of the write grid (paper: 5x5 for MNIST)
+    # Paper (MNIST): 2x2 read, 5x5 write. Ours: 12x12 both. Measured here in the same 300 steps: 2x2 read
+    # collapsed (KL -> 0), 5x5/5x5 reached 158 nats and plateaued above no-attention, 12x12 reached 122.
+    read_n: int = 12  # N of the read grid
+    write_n: int = 12  # N of the write grid
 
 
 @dataclass
