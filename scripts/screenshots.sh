@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Regenerate the README's screenshots (offscreen; no display needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+mkdir -p docs
+$PY main.py --tab draw --state '{"seed": 3, "step": 19}' --screenshot docs/draw-tab.png
+$PY main.py --tab draw --state '{"mode": "reconstruct", "count": 9, "step": 11}' --screenshot docs/draw-reconstruct.png
+$PY main.py --tab training --screenshot docs/training-tab.png
+echo "wrote docs/draw-tab.png docs/draw-reconstruct.png docs/training-tab.png"
