@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QImage, QImageReader, QPainter
 
 from app.main_window import MainWindow
 from app.tabs.draw_tab import DrawTab
@@ -328,3 +328,33 @@ def test_state_round_trip_gives_the_same_pixels(draw_tab, qtbot):
     assert other.t == state["step"] and other.state() == state
     np.testing.assert_array_equal(other.frames[other.t].canvas, draw_tab.frames[draw_tab.t].canvas)
     np.testing.assert_array_equal(other.frames[-1].target, draw_tab.frames[-1].target)
+
+
+def test_user_image_folder(window, qtbot, tmp_path):
+    tab = window.model_tabs["draw"]
+    folder = tmp_path / "my digits"
+    folder.mkdir()
+    for i in range(3):  # dark ink on white paper, as a phone photo or a scan would be
+        img = QImage(56, 40, QImage.Format.Format_RGB32)
+        img.fill(Qt.GlobalColor.white)
+        painter = QPainter(img)
+        painter.fillRect(20 + i, 8, 16, 24, Qt.GlobalColor.black)
+        painter.end()
+        assert img.save(str(folder / f"digit{i}.png"))
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    with qtbot.waitSignal(tab.error, timeout=5000) as sig:
+        assert tab.open_image_folder(str(folder))
+    assert "broken.png" in sig.args[0] and "notes.txt" in sig.args[0]
+    assert tab.st.mode == "reconstruct" or tab.mode_box.currentData() == "reconstruct"
+    qtbot.waitUntil(lambda: len(tab.frames) == tab.engine().config.glimpses and not tab.busy, timeout=10000)
+    imgs = tab.test_images()
+    assert imgs.shape[1:] == (28, 28)
+    # inverted to white-on-black, aspect kept: the bar is bright, the page's margins are black
+    # 56x40 scales to 28x20, centred with 4 rows above; the bar (x 20-36, y 8-32) lands at x 10-18, y 8-20
+    assert imgs[0][0, 0] == 0 and imgs[0][14, 11:17].min() > 200 and imgs[0][14, 2:7].max() < 30
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with qtbot.waitSignal(tab.error, timeout=2000) as sig:
+        assert not tab.open_image_folder(str(empty))
+    assert "no readable images" in sig.args[0]

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
 from app.gif import write_gif
+from app.imageio import load_image_folder
 from app.tabs.base import ModelTab
 from app.widgets import add_and_select, ask_path_from_combo
 from engines.checkpoint import CheckpointError
@@ -96,6 +97,7 @@ class DrawTab(ModelTab):
         self.data_box = QComboBox()
         for key, label in DATASETS.items():
             self.data_box.addItem(label, key)
+        self.data_box.addItem("Open image folder…", "__folder__")
         self.data_box.addItem("Open IDX file…", "__open__")
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
@@ -273,6 +275,12 @@ class DrawTab(ModelTab):
         return True
 
     def _on_data_chosen(self, _index: int) -> None:
+        if self.data_box.currentData() == "__folder__":
+            folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+            self.data_box.setCurrentIndex(max(0, self.data_box.findData(self.st.dataset)))
+            if folder:
+                self.open_image_folder(folder)
+            return
         if self.data_box.currentData() == "__open__":
             filters = "IDX (*ubyte* *.idx *.gz);;All files (*)"
             path = ask_path_from_combo(self.data_box, self.st.dataset, self, "Open an MNIST-format IDX file", filters)
@@ -290,6 +298,22 @@ class DrawTab(ModelTab):
         key = f"file:{path}"
         self.user_sets[key] = ds.test
         add_and_select(self.data_box, Path(path).name, key)
+        self._on_params()
+        return True
+
+    def open_image_folder(self, folder: str) -> bool:
+        """Reconstruct the user's own pictures; unreadable files are named and skipped."""
+        try:
+            images, skipped = load_image_folder(folder)
+        except ValueError as e:
+            self.error.emit(f"Could not open images: {e}")
+            return False
+        key = f"folder:{folder}"
+        self.user_sets[key] = ImageSplit(images, np.zeros(len(images), np.int64))
+        add_and_select(self.data_box, f"{Path(folder).name}/ ({len(images)} images)", key)
+        if skipped:
+            self.error.emit(f"Skipped {len(skipped)} file(s) that are not readable images: {', '.join(skipped)}")
+        self.mode_box.setCurrentIndex(self.mode_box.findData("reconstruct"))
         self._on_params()
         return True
 
