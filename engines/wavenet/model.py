@@ -130,11 +130,15 @@ class WaveNet(nn.Module):
         x = self.embed(F.pad(q, (1, 0), value=self.cfg.classes // 2)[:, :-1]).transpose(1, 2)  # (B, C, T)
         h = self.speaker(speaker) if self.speaker is not None else None
         y = self.upsample(frames, T) if frames is not None else None
+        return self._stack(x, h, y)
+
+    def _stack(self, x, h, y) -> torch.Tensor:
+        """The dilated layers and the output head on embedded inputs x (B, C, T): logits (B, classes, T)."""
         skips = 0
         for layer in self.layers:
             x, s = layer(x, h, y)
             skips = skips + s
-        return self.out2(F.relu(self.out1(F.relu(skips))))
+        return self.out2(F.relu(self.out1(F.relu(skips))))  # ReLU -> 1x1 -> ReLU -> 1x1
 
     def forward(self, batch) -> dict[str, torch.Tensor]:
         """Mean cross-entropy in nats per sample (and bits) of a batch dict {q, speaker?, frames?}."""
@@ -160,3 +164,46 @@ class WaveNet(nn.Module):
             skips = skips + s
         hid = F.relu(F.relu(skips) @ self.out1.weight[:, :, 0].T + self.out1.bias)
         return hid @ self.out2.weight[:, :, 0].T + self.out2.bias
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def _draw(self, logits: torch.Tensor, temperature: float, generator) -> torch.Tensor:
+        probs = torch.softmax(logits / max(temperature, 1e-6), dim=-1)
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+    @torch.no_grad()
+    def generate(self, n: int, batch: int = 1, speaker=None, frames=None, temperature: float = 1.0,
+                 chunk: int = 800, generator=None):  # fmt: skip
+        """Sample ``n`` steps with the cached step (O(layers) per sample), yielding (batch, ≤chunk)
+        class tensors as they are made, so a caller can stream, draw and cancel."""
+        state = self.init_state(batch)
+        prev = torch.full((batch,), self.cfg.classes // 2, device=self.embed.weight.device)
+        h = self.speaker(speaker) if speaker is not None else None
+        y = self.upsample(frames, n) if frames is not None else None
+        buf = []
+        for t in range(n):
+            prev = self._draw(self.step(prev, state, t, h, None if y is None else y[:, :, t]), temperature, generator)
+            buf.append(prev)
+            if len(buf) == chunk:
+                yield torch.stack(buf, dim=1)
+                buf = []
+        if buf:
+            yield torch.stack(buf, dim=1)
+
+    @torch.no_grad()
+    def generate_naive(self, n: int, batch: int = 1, speaker=None, frames=None, temperature: float = 1.0,
+                       generator=None) -> torch.Tensor:  # fmt: skip
+        """The slow baseline: a full convolutional pass over the receptive field for every sample.
+
+        Output t depends on the shifted input at t - S..t (S = sum of dilations); a window starting
+        there gives exactly the full pass's logits (its zero padding only reaches unused outputs)."""
+        S = sum(self.cfg.dilations)
+        dev = self.embed.weight.device
+        x_in = torch.full((batch, 1), self.cfg.classes // 2, dtype=torch.long, device=dev)  # x_in[t] = q_{t-1}
+        h = self.speaker(speaker) if speaker is not None else None
+        y = self.upsample(frames, n) if frames is not None else None
+        for t in range(n):
+            start = max(0, t - S)
+            x = self.embed(x_in[:, start : t + 1]).transpose(1, 2)
+            logits = self._stack(x, h, None if y is None else y[:, :, start : t + 1])[:, :, -1]
+            x_in = torch.cat([x_in, self._draw(logits, temperature, generator)[:, None]], dim=1)
+        return x_in[:, 1:]
