@@ -11,7 +11,7 @@ import torch
 
 from engines.base import Engine
 from engines.data.images import ImageSplit, binarize, fixed_binarized, load_dataset
-from engines.draw.model import Draw, DrawConfig
+from engines.draw.model import Draw, DrawConfig, gaussian_kl
 
 
 @dataclass
@@ -94,19 +94,15 @@ class DrawEngine(Engine):
         self.model.eval()
         x_all = torch.from_numpy(fixed_binarized(data)).to(self.device)
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        totals = {"nll": 0.0, "recon": 0.0, "kl": 0.0}
+        totals = {"recon": 0.0, "kl": 0.0}
         for _ in range(samples):
             for i in range(0, len(x_all), batch_size):
                 x = x_all[i : i + batch_size]
-                kl = 0.0
-                for s in self.model.steps(x, generator=gen):
-                    kl = kl + 0.5 * (s["mu"] ** 2 + torch.exp(2 * s["log_sigma"]) - 2 * s["log_sigma"] - 1).sum(-1)
-                recon = torch.nn.functional.binary_cross_entropy_with_logits(s["canvas"], x, reduction="none")
-                recon = recon.flatten(1).sum(1)
-                totals["recon"] += recon.sum().item()
-                totals["kl"] += kl.sum().item()
+                out = self.model(x, generator=gen)  # batch means of eqs. 9-10
+                for k in totals:
+                    totals[k] += out[k].item() * len(x)
         count = samples * len(x_all)
-        metrics = {k: v / count for k, v in totals.items() if k != "nll"}
+        metrics = {k: v / count for k, v in totals.items()}
         metrics["nll"] = metrics["recon"] + metrics["kl"]
         return metrics
 
@@ -129,7 +125,7 @@ class DrawEngine(Engine):
         total = self.config.glimpses
         target = x.cpu().numpy()
         for s in self.model.steps(x, generator=gen):
-            kl = 0.5 * (s["mu"] ** 2 + torch.exp(2 * s["log_sigma"]) - 2 * s["log_sigma"] - 1).sum(-1)
+            kl = gaussian_kl(s["mu"], s["log_sigma"])
             yield DrawFrame(
                 s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), _boxes(s["read"]),
                 kl.cpu().numpy(), target,

@@ -196,10 +196,10 @@ class Draw(nn.Module):
             c = cancel_point(c + patch)  # (8) / (15); backward() checks for a cancel here too
             yield {"t": t, "canvas": c, "write": write_p, "read": read_p, "mu": mu, "log_sigma": log_sigma}
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Loss terms for a batch of binary images x (batch, B, A), averaged over the batch (nats)."""
         kls = []
-        for s in self.steps(x):
+        for s in self.steps(x, generator=generator):
             kls.append(gaussian_kl(s["mu"], s["log_sigma"]))  # (11), one term per glimpse
         recon = F.binary_cross_entropy_with_logits(s["canvas"], x, reduction="none").flatten(1).sum(1)  # (9)
         kl_steps = torch.stack(kls, dim=1)  # (batch, T)
