@@ -352,7 +352,7 @@ def test_user_image_folder(window, qtbot, tmp_path):
     assert imgs.shape[1:] == (28, 28)
     # inverted to white-on-black, aspect kept: the bar is bright, the page's margins are black
     # 56x40 scales to 28x20, centred with 4 rows above; the bar (x 20-36, y 8-32) lands at x 10-18, y 8-20
-    assert imgs[0][0, 0] == 0 and imgs[0][14, 11:17].min() > 200 and imgs[0][14, 2:7].max() < 30
+    assert all(im[0, 0] == 0 and im[14, 11:17].min() > 200 and im[14, 2:7].max() < 30 for im in imgs)
     empty = tmp_path / "empty"
     empty.mkdir()
     with qtbot.waitSignal(tab.error, timeout=2000) as sig:

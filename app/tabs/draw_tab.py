@@ -320,8 +320,8 @@ class DrawTab(ModelTab):
     def test_images(self) -> np.ndarray:
         key = self.st.dataset
         split = self.user_sets[key] if key in self.user_sets else load_dataset(key).test
-        idx = (self.st.first_image + np.arange(self.st.count)) % len(split)
-        return split.images[idx]
+        order = np.random.default_rng(0).permutation(len(split))  # fixed: shipped splits are sorted by class
+        return split.images[order[(self.st.first_image + np.arange(self.st.count)) % len(split)]]
 
     def _next_images(self) -> None:
         self.st.first_image += self.count_box.value()
