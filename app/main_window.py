@@ -99,7 +99,14 @@ class MainWindow(QMainWindow):
             tab.set_presentation(on)
         self.menuBar().setVisible(not on)
         self.statusBar().setVisible(not on)
-        self.showFullScreen() if on else self.showNormal()
+        if on:
+            self._normal_geometry = self.geometry()
+            self.setGeometry(self.screen().geometry())  # without a window manager showFullScreen alone won't resize
+            self.showFullScreen()
+        else:
+            self.showNormal()
+            if getattr(self, "_normal_geometry", None) is not None:
+                self.setGeometry(self._normal_geometry)
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)
 

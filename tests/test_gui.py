@@ -218,8 +218,10 @@ def test_user_idx_file(window, qtbot, tmp_path):
 
 
 def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
+    before = window.size()
     window.set_presentation(True)
-    assert window.isFullScreen() or window.presenting
+    screen = window.screen().geometry().size()  # offscreen: 800x800, less than the window's minimum width
+    assert window.isFullScreen() and window.width() >= screen.width() and window.height() >= screen.height()
     assert not draw_tab.controls.isVisible() and draw_tab.play_btn.isVisible()
     assert draw_tab.step_btn.isVisible() and draw_tab.reset_btn.isVisible()
     assert not draw_tab.about.isVisible()
@@ -230,7 +232,7 @@ def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_Left)
     assert draw_tab.t == 1
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    assert not window.presenting and draw_tab.controls.isVisible()
+    assert not window.presenting and draw_tab.controls.isVisible() and window.size() == before
 
 
 def test_main_window_has_one_tab_per_model_and_device(window):
