@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyqtgraph as pg
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 
@@ -19,3 +21,11 @@ def add_and_select(combo: QComboBox, label: str, data: Any) -> None:
     if combo.findData(data) < 0:
         combo.insertItem(combo.count() - 1, label, data)
     combo.setCurrentIndex(combo.findData(data))
+
+
+def scale_plot_fonts(plot: pg.PlotWidget, font: QFont) -> None:
+    """pyqtgraph ignores the application font: give a plot's ticks and axis labels ``font``."""
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setStyle(tickFont=font)
+        axis.label.setFont(font)

@@ -225,6 +225,8 @@ def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
     assert not draw_tab.controls.isVisible() and draw_tab.play_btn.isVisible()
     assert draw_tab.step_btn.isVisible() and draw_tab.reset_btn.isVisible()
     assert not draw_tab.about.isVisible()
+    tick_font = draw_tab.plot.getAxis("bottom").style["tickFont"]
+    assert tick_font.pointSizeF() == pytest.approx(window._normal_font.pointSizeF() * 1.6, rel=0.01)
     draw_tab.reset()
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.keyClick(window, Qt.Key.Key_Right)

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -30,7 +31,7 @@ from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
 from app.gif import write_gif
 from app.imageio import load_image_folder
 from app.tabs.base import ModelTab
-from app.widgets import add_and_select, ask_path_from_combo
+from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
 from engines.draw import DrawEngine, DrawFrame
@@ -465,6 +466,7 @@ class DrawTab(ModelTab):
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         self.controls.setVisible(not on)
+        scale_plot_fonts(self.plot, QApplication.font())
         for w in (self.generate_btn, self.back_btn, self.scrubber):
             w.setVisible(not on)
 
