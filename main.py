@@ -34,8 +34,9 @@ def parse_args(argv):
 
         try:
             args.state = json.loads(args.state)
-            assert isinstance(args.state, dict)
-        except (ValueError, AssertionError):
+        except ValueError:
+            args.state = None
+        if not isinstance(args.state, dict):
             p.error("--state must be a JSON object")
     return args
 

@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready", 3000)
         self._normal_font = QApplication.font()
         self.presenting = False
+        self._normal_geometry = None  # the window's geometry before presentation mode
         self.last_error = ""
         self._menus()
 
@@ -105,7 +106,7 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
         else:
             self.showNormal()
-            if getattr(self, "_normal_geometry", None) is not None:
+            if self._normal_geometry is not None:
                 self.setGeometry(self._normal_geometry)
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)

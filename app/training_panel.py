@@ -290,8 +290,9 @@ class TrainingPanel(QWidget):
                 if isinstance(value, float):
                     self.history.setdefault(key, []).append((ev.step, value))
                 elif isinstance(value, list):
+                    if not self.last_vector:  # first vector of this run: title it once
+                        self.vec_plot.setTitle(self.engine.metric_labels.get(key, key))
                     self.last_vector = value
-                    self.vec_plot.setTitle(self.engine.metric_labels.get(key, key))
         else:
             main = ev.metrics.get(self.engine.selection_metric)
             if main is not None:
@@ -311,7 +312,8 @@ class TrainingPanel(QWidget):
             label = f"trained in app, run {self.run_count} ({self.last_event.step} steps)"
             self.engine.meta["trained_steps"] = self.last_event.step
             try:
-                self.engine.save(self.autosave_path)
+                if self.last_event.kind != "done":  # a finished run was written by the Trainer already
+                    self.engine.save(self.autosave_path)
                 self._say(f"finished: {label}; kept in {self.autosave_path}")
             except OSError as e:
                 self.error.emit(f"Could not keep the trained weights in {self.autosave_path}: {e}")

@@ -9,9 +9,13 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 
-def ask_path_from_combo(combo: QComboBox, restore: Any, parent: QWidget, caption: str, filters: str) -> str:
-    """For a combo's "Open…" entry: ask for a file, put the combo back on ``restore``; '' if cancelled."""
-    path, _ = QFileDialog.getOpenFileName(parent, caption, "", filters)
+def ask_path_from_combo(combo: QComboBox, restore: Any, parent: QWidget, caption: str, filters: str = "") -> str:
+    """For a combo's "Open…" entry: ask for a file (or, with no ``filters``, a folder), put the combo back
+    on ``restore``; '' if cancelled."""
+    if filters:
+        path, _ = QFileDialog.getOpenFileName(parent, caption, "", filters)
+    else:
+        path = QFileDialog.getExistingDirectory(parent, caption)
     combo.setCurrentIndex(max(0, combo.findData(restore)))
     return path
 

@@ -289,6 +289,10 @@ def test_screenshot_command_writes_png(tmp_path, root):
     bad = subprocess.run([sys.executable, "main.py", "--tab", "nope", "--screenshot", str(out)], cwd=root,
                          capture_output=True, text=True, timeout=180)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no tab 'nope'" in bad.stderr
+    for state in ("[1]", "{not json"):
+        bad = subprocess.run([sys.executable, "main.py", "--state", state, "--screenshot", str(out)], cwd=root,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert bad.returncode == 2 and bad.stderr == "error: --state must be a JSON object\n"
 
 
 def test_draw_tab_state_is_plain_data(qtbot):
@@ -332,6 +336,10 @@ def test_state_round_trip_gives_the_same_pixels(draw_tab, qtbot):
     assert other.t == state["step"] and other.state() == state
     np.testing.assert_array_equal(other.frames[other.t].canvas, draw_tab.frames[draw_tab.t].canvas)
     np.testing.assert_array_equal(other.frames[-1].target, draw_tab.frames[-1].target)
+    # a state naming a model this app lacks is refused, and nothing on the tab changes
+    with pytest.raises(ValueError, match="no-such-model"):
+        other.set_state({**state, "mode": "sample", "model": "no-such-model"})
+    assert other.state() == state
 
 
 def test_user_image_folder(window, qtbot, tmp_path):

@@ -212,12 +212,13 @@ class DrawTab(ModelTab):
     def set_state(self, state: dict[str, Any]) -> None:
         """Show exactly what ``state`` (from :meth:`state`) describes: same settings, same pixels."""
         st = DrawTabState(**{k: v for k, v in state.items() if k in DrawTabState.__dataclass_fields__})
-        for box, value in ((self.mode_box, st.mode), (self.model_box, st.model), (self.data_box, st.dataset)):
-            i = box.findData(value)
-            if i < 0:
+        choices = ((self.mode_box, st.mode), (self.model_box, st.model), (self.data_box, st.dataset))
+        for box, value in choices:  # check everything first: a bad state changes nothing
+            if box.findData(value) < 0:
                 raise ValueError(f"DRAW: unknown {value!r} in the saved state")
+        for box, value in choices:
             box.blockSignals(True)
-            box.setCurrentIndex(i)
+            box.setCurrentIndex(box.findData(value))
             box.blockSignals(False)
         for widget, value in ((self.seed_box, st.seed), (self.temp_box, st.temperature),
                               (self.count_box, st.count), (self.speed_box, st.speed)):  # fmt: skip
@@ -277,8 +278,7 @@ class DrawTab(ModelTab):
 
     def _on_data_chosen(self, _index: int) -> None:
         if self.data_box.currentData() == "__folder__":
-            folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
-            self.data_box.setCurrentIndex(max(0, self.data_box.findData(self.st.dataset)))
+            folder = ask_path_from_combo(self.data_box, self.st.dataset, self, "Open a folder of images")
             if folder:
                 self.open_image_folder(folder)
             return
