@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", default="default", help="named config (see the engine's presets)")
     t.add_argument("--dataset", default=None, help="shipped dataset name or a file path")
     t.add_argument("--steps", type=int, default=2000)
-    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--batch-size", type=int, default=None, help="default: the model's own (64 images, 8 audio crops)")
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=0)
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None)
 
     d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
-    d.add_argument("dataset", choices=["mnist", "fashion"])
+    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k"])
 
     sub.add_parser("verify", help="check every resource against the manifest sha256")
     return parser
@@ -88,6 +88,7 @@ def cmd_train(args) -> None:
     presets = cls.presets()
     if args.preset not in presets:
         raise SystemExit(f"error: unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
+    args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise SystemExit("error: --steps and --batch-size must be positive and --lr greater than 0")
     engine = cls.from_checkpoint(args.init, args.device) if args.init else cls(presets[args.preset], args.device)
@@ -127,7 +128,7 @@ def cmd_train(args) -> None:
             command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
             register(
                 args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
-                licence="CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT", command=command,
+                licence=cls.weights_licence, command=command,
                 metrics={"test": m, "valid": final.metrics, "steps": final.step, "config": engine.config_dict()},
             )  # fmt: skip
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
@@ -163,7 +164,22 @@ def cmd_build_data(args) -> None:
     from engines.resources import RESOURCES_DIR, register
 
     command = f"python -m engines build-data {args.dataset}"
-    if args.dataset == "mnist":
+    if args.dataset == "speech8k":
+        from engines.data import audio
+
+        out = audio.build_speech8k(RESOURCES_DIR / "data" / "speech8k.npz")
+        tr, va, te = audio.load_audio_dataset(out)
+        register(
+            "speech8k", out, kind="dataset", command=command,
+            source="Debian asterisk-core-sounds-{en,es,fr,it,ru}-wav 1.6.1 (Allison Smith: en, es; June "
+            "Wallack: fr; Carlo Flora: it; Maxim (IvrvoiceRU): ru) and asterisk-moh-opsound-wav 2.03 (Macroform, "
+            "Reno Project, Manolo Camp); 8 kHz, silence-trimmed, split by prompt file (music: by track), seed 0; "
+            "stored as mu-law bytes",
+            licence="CC BY-SA 3.0 (see resources/licences/asterisk-sounds-CC-BY-SA-3.0.txt)",
+            metrics={"train_s": round(tr.seconds(), 1), "valid_s": round(va.seconds(), 1),
+                     "test_s": round(te.seconds(), 1), "voices": [v[0] for v in audio.VOICES]},
+        )  # fmt: skip
+    elif args.dataset == "mnist":
         out = images.build_mnist5k(RESOURCES_DIR / "data" / "mnist5k.npz")
         register(
             "mnist5k", out, kind="dataset", command=command,
@@ -194,6 +210,7 @@ def cmd_verify(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from engines.checkpoint import CheckpointError
+    from engines.data.audio import AudioDataError
     from engines.data.images import ImageDataError
     from engines.resources import ResourceError
 
@@ -203,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "build-data": cmd_build_data}
     try:
         handlers.get(args.command, cmd_verify)(args)
-    except (CheckpointError, ImageDataError, ResourceError, ValueError, FloatingPointError) as e:
+    except (CheckpointError, ImageDataError, AudioDataError, ResourceError, ValueError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

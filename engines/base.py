@@ -58,6 +58,11 @@ class Engine(ABC):
     selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
+    weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
+    default_batch_size: ClassVar[int] = 64
+    item_unit: ClassVar[str] = "images"  # what a batch is made of, for rates ("images/s")
+    loss_unit: ClassVar[str] = "nats per image"
+    data_file_filter: ClassVar[tuple[str, str]] = ("Training data (MNIST-format IDX)", "All files (*)")
 
     def __init__(self, config: Any = None, device: str | torch.device | None = None):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
@@ -111,6 +116,10 @@ class Engine(ABC):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    def batch_items(self, batch: Any) -> int:
+        """How many items (images, samples, ...) a batch holds, for throughput figures."""
+        return len(batch)
 
     def train_step(self, batch: Any, optimizer: torch.optim.Optimizer, grad_clip: float | None = 10.0):
         """One optimiser step on ``batch``; returns the model's loss terms as Python numbers."""

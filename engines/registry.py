@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from engines.base import Engine
 from engines.draw import DrawEngine
+from engines.wavenet import WaveNetEngine
 
 ENGINES: dict[str, type[Engine]] = {
     DrawEngine.name: DrawEngine,
+    WaveNetEngine.name: WaveNetEngine,
 }
 
 

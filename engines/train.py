@@ -85,7 +85,7 @@ class Trainer:
             if not math.isfinite(metrics["loss"]):
                 raise FloatingPointError(f"training diverged at step {self.step + 1} (loss is {metrics['loss']})")
             self.step += 1
-            seen += len(batch)
+            seen += self.engine.batch_items(batch)
             elapsed = time.perf_counter() - t0
             rate = seen / elapsed if elapsed > 0 else 0.0
             eta = elapsed / self.step * (cfg.steps - self.step)

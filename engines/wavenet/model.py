@@ -42,7 +42,7 @@ class WaveNetConfig:
     classes: int = 256  # μ-law levels, μ = classes - 1
     residual_channels: int = 32
     gate_channels: int = 32
-    skip_channels: int = 128
+    skip_channels: int = 64  # 64, not 128: a third faster to generate on CPU (measured), same loss here
     end_channels: int = 128
     layers_per_stack: int = 10  # dilations 1, 2, ..., 512
     stacks: int = 2

@@ -1,0 +1,360 @@
+"""The WaveNet engine: the contract of :mod:`engines.base` around :class:`engines.wavenet.model.WaveNet`,
+with the fused kernel of :mod:`engines.wavenet.fused` for generation on the CPU."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engines.base import Engine
+from engines.cancel import check_cancelled
+from engines.data.audio import (
+    VOICES,
+    AudioDataError,
+    AudioSplit,
+    load_audio_dataset,
+    load_wav_folder,
+    log_mel,
+    mu_decode,
+    mu_encode,
+)
+from engines.wavenet.fused import HAVE_NUMBA, FusedGenerator
+from engines.wavenet.model import WaveNet, WaveNetConfig
+
+WINDOW = 6000  # training crop in samples (0.75 s at 8 kHz): about 3 receptive fields
+LOCAL_DROPOUT = 0.5  # share of training crops without their log-mel frames (see presets)
+
+
+@dataclass
+class WaveChunk:
+    """``len(q)`` new samples of one stream, after ``t`` samples of ``total``."""
+
+    t: int
+    total: int
+    q: np.ndarray  # (n,) μ-law classes
+    audio: np.ndarray  # (n,) float32 in [-1, 1]
+    probs: np.ndarray  # (classes,) the predictive distribution of the chunk's last sample
+    elapsed: float  # seconds of compute so far
+
+
+def frames_for(audio: np.ndarray, cfg: WaveNetConfig) -> np.ndarray:
+    """Log-mel conditioning frames (local_channels, n // hop + 1) of float audio, after a μ-law round
+    trip so a user's clip looks like the training data."""
+    return log_mel(mu_decode(mu_encode(audio)), cfg.local_channels, cfg.hop, cfg.sample_rate)
+
+
+class WaveNetEngine(Engine):
+    name = "wavenet"
+    title = "WaveNet"
+    config_class = WaveNetConfig
+    selection_metric = "bits_per_sample"
+    datasets = ("speech8k",)
+    shipped = {"wavenet-speech": "nll_bits_model"}
+    weights_licence = "CC BY-SA 3.0 (trained on the Asterisk recordings of resources/data/speech8k.npz)"
+    default_batch_size = 8
+    item_unit = "samples"
+    loss_unit = "bits per sample"
+    data_file_filter = ("Audio (WAV file or folder of WAV files)", "WAV files (*.wav *.WAV);;All files (*)")
+
+    def build_model(self, config: WaveNetConfig) -> WaveNet:
+        return WaveNet(config)
+
+    @classmethod
+    def presets(cls) -> dict[str, WaveNetConfig]:
+        # One model for both uses: trained with the log-mel frames dropped from half the crops, it
+        # generates freely (frames=None) and resynthesises (frames given). The paper trained separate
+        # models; one shipped file keeps resources/ lean.
+        voices = len(VOICES)
+        return {
+            "default": WaveNetConfig(n_speakers=voices, local_channels=20),
+            "unconditional": WaveNetConfig(n_speakers=voices),
+            "small": WaveNetConfig(
+                residual_channels=16,
+                gate_channels=16,
+                skip_channels=32,
+                end_channels=64,
+                n_speakers=voices,
+                local_channels=20,
+            ),  # fmt: skip
+            "tiny": WaveNetConfig(
+                layers_per_stack=5,
+                stacks=1,
+                residual_channels=8,
+                gate_channels=8,
+                skip_channels=16,
+                end_channels=16,
+                n_speakers=voices,
+                speaker_dim=4,
+                local_channels=20,
+            ),  # fmt: skip
+        }
+
+    @classmethod
+    def load_data(cls, name: str) -> tuple[AudioSplit, AudioSplit, AudioSplit]:
+        if name == "speech8k":
+            from engines.resources import resource_path
+
+            return load_audio_dataset(resource_path("speech8k"))
+        path = Path(name)
+        if not path.exists():
+            raise AudioDataError(f"{name}: no such dataset, file or folder")
+        if path.suffix == ".npz":
+            return load_audio_dataset(path)
+        return load_wav_folder(path, WaveNetConfig.sample_rate)
+
+    def voice_names(self) -> list[str]:
+        return [label for _, label, _ in VOICES][: self.config.n_speakers]
+
+    # -- data -------------------------------------------------------------------------------------
+    def batch_items(self, batch) -> int:
+        return int(batch["q"].numel())
+
+    def _frames(self, split: AudioSplit) -> list[np.ndarray]:
+        key = id(split)
+        cache = self.__dict__.setdefault("_frame_cache", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = (split, [frames_for(mu_decode(s), self.config) if self.config.local_channels else None
+                                  for s in split.segments])  # fmt: skip
+        return cache[key][1]
+
+    def batches(self, data: AudioSplit, batch_size: int, rng: np.random.Generator) -> Iterator[dict]:
+        """Endless random crops of ``WINDOW`` samples (segments drawn in proportion to their length),
+        with their voice and, for half of them, their log-mel frames."""
+        cfg = self.config
+        lengths = np.array([len(s) for s in data.segments])
+        usable = np.flatnonzero(lengths > cfg.hop * 2)
+        if len(usable) == 0:
+            raise AudioDataError("training data has no segment longer than a few milliseconds")
+        p = lengths[usable] / lengths[usable].sum()
+        frames = self._frames(data)
+        while True:
+            idx = rng.choice(usable, size=batch_size, p=p)
+            win = min(WINDOW, int(lengths[idx].min()) // cfg.hop * cfg.hop)
+            q = np.empty((batch_size, win), np.int64)
+            fr = np.zeros((batch_size, cfg.local_channels, win // cfg.hop + 1), np.float32)
+            for b, i in enumerate(idx):
+                start = int(rng.integers(0, (lengths[i] - win) // cfg.hop + 1)) * cfg.hop  # frame-aligned
+                q[b] = data.segments[i][start : start + win]
+                if cfg.local_channels and rng.random() >= LOCAL_DROPOUT:
+                    f = frames[i][:, start // cfg.hop : start // cfg.hop + fr.shape[2]]
+                    fr[b, :, : f.shape[1]] = f
+            batch = {"q": torch.from_numpy(q).to(self.device)}
+            if cfg.n_speakers:
+                batch["speaker"] = torch.from_numpy(np.minimum(data.voices[idx], cfg.n_speakers - 1)).to(self.device)
+            if cfg.local_channels:
+                batch["frames"] = torch.from_numpy(fr).to(self.device)
+            yield batch
+
+    # -- evaluation -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def segment_bits(self, q: np.ndarray, voice: int | None, frames: np.ndarray | None, window: int = 16000) -> float:
+        """Total -log2 p of a whole segment, teacher-forced, in windows that each carry a receptive
+        field of true context (so the result equals one pass over the segment)."""
+        self.model.eval()
+        cfg = self.config
+        R = cfg.receptive_field
+        q_t = torch.from_numpy(q.astype(np.int64)).to(self.device)
+        y = None
+        if frames is not None:
+            f = torch.from_numpy(frames).to(self.device)[None]
+            y = self.model.upsample(f, len(q))  # (1, F, T)
+        h = None
+        if voice is not None and self.model.speaker is not None:
+            h = self.model.speaker(torch.tensor([voice], device=self.device))
+        total = 0.0
+        for s in range(0, len(q), window):
+            check_cancelled()
+            a = max(0, s - R)
+            x_in = torch.nn.functional.pad(q_t[None, a : s + window], (1, 0), value=cfg.classes // 2)[:, :-1]
+            if a > 0:
+                x_in[0, 0] = q_t[a - 1]
+            x = self.model.embed(x_in).transpose(1, 2)
+            logits = self.model._stack(x, h, None if y is None else y[:, :, a : s + window])[:, :, s - a :]
+            nll = torch.nn.functional.cross_entropy(logits, q_t[None, s : s + window], reduction="sum")
+            total += nll.item() / math.log(2)
+        return total
+
+    def evaluate(self, data: AudioSplit, max_seconds_per_voice: float | None = 5.0, **_) -> dict[str, float]:
+        """Bits per sample of ``data`` (at most ``max_seconds_per_voice`` of each voice): with the voice
+        only (``bits_per_sample``) and, if the model has local conditioning, with the log-mel frames too."""
+        cfg = self.config
+        bits, bits_mel, count = 0.0, 0.0, 0
+        budget: dict[int, int] = {}
+        for seg, v in zip(data.segments, data.voices, strict=True):
+            left = (max_seconds_per_voice * cfg.sample_rate if max_seconds_per_voice else len(seg)) - budget.get(v, 0)
+            seg = seg[: int(max(0, left))]
+            if len(seg) == 0:
+                continue
+            budget[v] = budget.get(v, 0) + len(seg)
+            voice = int(min(v, cfg.n_speakers - 1)) if cfg.n_speakers else None
+            bits += self.segment_bits(seg, voice, None)
+            if cfg.local_channels:
+                bits_mel += self.segment_bits(seg, voice, frames_for(mu_decode(seg), cfg))
+            count += len(seg)
+        out = {"bits_per_sample": bits / max(count, 1)}
+        if cfg.local_channels:
+            out["bits_per_sample_mel"] = bits_mel / max(count, 1)
+        out["seconds"] = count / cfg.sample_rate
+        return out
+
+    @staticmethod
+    def unigram_bits(train: AudioSplit, test: AudioSplit, classes: int = 256) -> float:
+        """The μ-law unigram baseline: -log2 of the training histogram (add-one smoothed) per test sample."""
+        counts = np.bincount(np.concatenate(train.segments), minlength=classes) + 1.0
+        logp = np.log2(counts / counts.sum())
+        q = np.concatenate(test.segments)
+        return float(-logp[q].mean())
+
+    @classmethod
+    def evaluate_shipped(cls, samples: int = 1) -> dict[str, float]:
+        """The shipped model on the whole test split, per voice and over all voices, against the
+        μ-law unigram baseline fitted on the training split of the same voice."""
+        from engines.resources import resource_path
+
+        engine = cls.from_checkpoint(resource_path(next(iter(cls.shipped))))
+        train, _, test = cls.load_data("speech8k")
+        out: dict[str, float] = {}
+        tot = {"model": 0.0, "mel": 0.0, "unigram": 0.0, "n": 0}
+        for v, (short, _, _) in enumerate(VOICES):
+            te, tr = test.of_voice(v), train.of_voice(v)
+            m = engine.evaluate(te, max_seconds_per_voice=None)
+            u = cls.unigram_bits(tr, te)
+            n = len(te)
+            out[f"nll_bits_model_{short}"] = m["bits_per_sample"]
+            out[f"nll_bits_model_mel_{short}"] = m.get("bits_per_sample_mel", float("nan"))
+            out[f"nll_bits_unigram_{short}"] = u
+            tot["model"] += m["bits_per_sample"] * n
+            tot["mel"] += m.get("bits_per_sample_mel", float("nan")) * n
+            tot["unigram"] += u * n
+            tot["n"] += n
+        head = {
+            "nll_bits_model": tot["model"] / tot["n"],
+            "nll_bits_model_mel": tot["mel"] / tot["n"],
+            "nll_bits_unigram": tot["unigram"] / tot["n"],
+            "test_seconds": tot["n"] / engine.config.sample_rate,
+        }
+        return {**head, **out}
+
+    # -- sampling ---------------------------------------------------------------------------------
+    def _generator(self, batch: int, voice, frames, seed: int):
+        voice_t = None
+        if voice is not None and self.config.n_speakers:
+            voice_t = torch.as_tensor(voice, device=self.device).reshape(-1)
+        if HAVE_NUMBA and self.device.type == "cpu":
+            return FusedGenerator(self.model.cpu(), batch, speaker=voice_t, frames=frames, seed=seed)
+        return _TorchGenerator(self, batch, voice_t, frames, seed)
+
+    @torch.no_grad()
+    def sample(self, seconds: float = 2.0, voice: int | None = 0, temperature: float = 1.0, seed: int = 0,
+               frames: np.ndarray | None = None, chunk: int = 400) -> Iterator[WaveChunk]:  # fmt: skip
+        """Generate ``seconds`` of audio in the given voice, ``chunk`` samples at a time (the fused
+        kernel on CPU, the torch cached step elsewhere). With ``frames`` (log-mel, see
+        :func:`frames_for`) it resynthesises the clip they came from."""
+        self.model.eval()
+        cfg = self.config
+        n = int(seconds * cfg.sample_rate)
+        if frames is not None:
+            n = min(n, (frames.shape[-1] - 1) * cfg.hop + cfg.hop)
+        gen = self._generator(1, None if voice is None else [voice], frames, seed)
+        t, t0 = 0, time.perf_counter()
+        while t < n:
+            check_cancelled()
+            k = min(chunk, n - t)
+            q = gen.run(k, temperature)[0]
+            t += k
+            yield WaveChunk(t - k, n, q, mu_decode(q), gen.last_probs[0, 0].copy(), time.perf_counter() - t0)
+
+    def resynthesize(self, audio: np.ndarray, voice: int | None = 0, temperature: float = 1.0, seed: int = 0,
+                     chunk: int = 400) -> Iterator[WaveChunk]:  # fmt: skip
+        """Resynthesise a clip (float audio at the model's rate) from its log-mel frames, in ``voice``."""
+        if not self.config.local_channels:
+            raise ValueError("this model has no local conditioning (train the 'default' preset to resynthesise)")
+        frames = frames_for(audio, self.config)
+        yield from self.sample(len(audio) / self.config.sample_rate, voice, temperature, seed, frames, chunk)
+
+    # -- speed --------------------------------------------------------------------------------------
+    def bench(self, seconds: float = 1.0) -> dict[str, float]:
+        """Samples per second and real-time factor (seconds of audio made per second of compute; above
+        1 is faster than real time) on one CPU thread, for the naive method, the torch cached step and
+        the fused kernel (batch 1 and 4), unconditioned on mel frames, voice 0."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        cfg = self.config
+        rate = cfg.sample_rate
+        cpu = WaveNetEngine(replace(cfg), device="cpu")
+        cpu.model.load_state_dict(self.model.state_dict())
+        model = cpu.model.eval()
+        voice = torch.tensor([0]) if cfg.n_speakers else None
+        out: dict[str, float] = {"sample_rate": rate}
+        try:
+            with torch.no_grad():
+                n_naive = 200
+                t0 = time.perf_counter()
+                model.generate_naive(n_naive, speaker=voice)
+                out["samples_per_s_naive"] = n_naive / (time.perf_counter() - t0)
+                n_torch = 1000
+                t0 = time.perf_counter()
+                for _ in model.generate(n_torch, speaker=voice, chunk=n_torch):
+                    pass
+                out["samples_per_s_torch_cached"] = n_torch / (time.perf_counter() - t0)
+            if HAVE_NUMBA:
+                for batch, key in ((1, "fused"), (4, "fused_batch4")):
+                    g = FusedGenerator(model, batch, speaker=None if voice is None else voice.expand(batch))
+                    g.run(200)  # compile (cached on disk after the first run) and warm up
+                    n = int(seconds * rate)
+                    best = 0.0
+                    for _ in range(3):
+                        t0 = time.perf_counter()
+                        g.run(n)
+                        best = max(best, n * batch / (time.perf_counter() - t0))
+                    out[f"samples_per_s_{key}"] = best
+        finally:
+            torch.set_num_threads(threads)
+        for key in ("naive", "torch_cached", "fused", "fused_batch4"):
+            if f"samples_per_s_{key}" in out:
+                out[f"rtf_{key}"] = out[f"samples_per_s_{key}"] / rate
+        if "samples_per_s_fused" in out:
+            out["rtf_fused_16k"] = out["samples_per_s_fused"] / 16000
+            out["fused_vs_torch_cached"] = out["samples_per_s_fused"] / out["samples_per_s_torch_cached"]
+        out.update({"receptive_field": cfg.receptive_field, "layers": len(cfg.dilations), "threads": 1,
+                    "parameters": self.num_parameters()})  # fmt: skip
+        return out
+
+
+class _TorchGenerator:
+    """The torch cached step (for CUDA/MPS, or without numba) behind the fused kernel's interface."""
+
+    def __init__(self, engine: WaveNetEngine, batch: int, voice, frames, seed: int):
+        self.model, self.batch, cfg = engine.model, batch, engine.config
+        self.cfg = cfg
+        dev = engine.device
+        self.state = self.model.init_state(batch)
+        self.prev = torch.full((batch,), cfg.classes // 2, device=dev)
+        self.h = self.model.speaker(voice.expand(batch)) if voice is not None else None
+        self.y = None
+        if frames is not None:
+            f = torch.as_tensor(frames, dtype=torch.float32, device=dev)[None].expand(batch, -1, -1)
+            self.y = self.model.upsample(f, f.shape[2] * cfg.hop)
+        self.gen = torch.Generator(device=dev).manual_seed(seed)
+        self.t = 0
+        self.last_probs = np.zeros((batch, 1, cfg.classes), np.float32)
+
+    @torch.no_grad()
+    def run(self, n: int, temperature: float = 1.0) -> np.ndarray:
+        out = []
+        for _ in range(n):
+            y_t = None if self.y is None else self.y[:, :, self.t]
+            logits = self.model.step(self.prev, self.state, self.t, self.h, y_t)
+            probs = torch.softmax(logits / max(temperature, 1e-3), dim=-1)
+            self.prev = torch.multinomial(probs, 1, generator=self.gen)[:, 0]
+            out.append(self.prev)
+            self.t += 1
+        self.last_probs[:, 0] = probs.cpu().numpy()
+        return torch.stack(out, 1).cpu().numpy()

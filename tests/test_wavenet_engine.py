@@ -1,0 +1,256 @@
+"""The WaveNet engine: fused kernel against the full forward pass, data, WAV files, training, evaluation."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from engines.data.audio import (
+    AudioDataError,
+    load_wav_folder,
+    log_mel,
+    mu_decode,
+    read_wav,
+    resample,
+    write_wav,
+)
+from engines.wavenet import WaveNet, WaveNetConfig, WaveNetEngine, frames_for
+from engines.wavenet.fused import FusedGenerator
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    cfg = WaveNetConfig(layers_per_stack=5, stacks=2, residual_channels=8, gate_channels=8, skip_channels=16,
+                        end_channels=16, speaker_dim=4, hop=5, **kw)  # fmt: skip
+    return WaveNet(cfg).eval()
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"n_speakers": 3}, {"local_channels": 6}, {"n_speakers": 3, "local_channels": 6}],
+    ids=["plain", "global", "local", "both"],
+)  # fmt: skip
+def test_fused_kernel_reproduces_the_full_forward_pass(kw):
+    m = _model(**kw)
+    B, T = 2, 300  # ten times the receptive field (63): every queue wraps many times
+    q = torch.randint(0, 256, (B, T))
+    speaker = torch.tensor([0, 2]) if kw.get("n_speakers") else None
+    frames = torch.randn(B, 6, T // 5) if kw.get("local_channels") else None
+    with torch.no_grad():
+        full = m.logits(q, speaker, frames).transpose(1, 2).numpy()  # (B, T, 256)
+    g = FusedGenerator(m, B, speaker=speaker, frames=frames)
+    fused = np.concatenate(
+        [g.teacher_forced_logits(q[:, :137].numpy()), g.teacher_forced_logits(q[:, 137:].numpy())], axis=1
+    )  # fmt: skip  (two calls: the state carries over)
+    err = np.abs(fused - full).max(axis=(0, 2))
+    assert err.max() < 1e-4, f"first bad position {int(np.argmax(err > 1e-4))}"
+
+
+def test_fused_sampling_matches_the_torch_step_and_the_softmax():
+    m = _model(n_speakers=3)
+    # near-zero temperature: both must pick the argmax at every step, so whole sequences agree
+    g = FusedGenerator(m, 1, speaker=torch.tensor([1]), seed=0)
+    fused = g.run(150, temperature=1e-5)[0]
+    state, prev, h = m.init_state(1), torch.tensor([128]), m.speaker(torch.tensor([1]))
+    greedy = []
+    with torch.no_grad():
+        for t in range(150):
+            prev = m.step(prev, state, t, h).argmax(-1)
+            greedy.append(prev.item())
+    assert fused.tolist() == greedy
+    # at temperature 1, last_probs is the model's softmax for the last drawn sample
+    m = _model()
+    g = FusedGenerator(m, 1, seed=3)
+    out = g.run(40)[0]
+    with torch.no_grad():
+        logits = m.logits(torch.from_numpy(out)[None])[0, :, -1]
+    np.testing.assert_allclose(g.last_probs[0, 0], torch.softmax(logits, 0).numpy(), atol=1e-5)
+    again = FusedGenerator(m, 1, seed=3).run(40)[0]
+    assert np.array_equal(out, again) and len(np.unique(out)) > 5  # seeded, and not a constant
+
+
+def test_fused_refuses_to_run_past_the_local_conditioning():
+    m = _model(local_channels=6)
+    g = FusedGenerator(m, 1, frames=torch.randn(6, 4))  # 4 frames x hop 5 = 20 samples
+    g.run(20)
+    with pytest.raises(ValueError, match="covers 20 samples"):
+        g.run(1)
+
+
+# ------------------------------------------------------------------------------------------ WAV files
+
+
+@pytest.mark.parametrize("fmt", ["pcm8", "pcm16", "pcm24", "pcm32", "float32", "stereo16"])
+def test_read_wav_formats(tmp_path, fmt):
+    rate, n = 11025, 2000
+    x = (0.5 * np.sin(2 * np.pi * 300 * np.arange(n) / rate)).astype(np.float64)
+    channels, tag = (2, 1) if fmt == "stereo16" else (1, 3 if fmt == "float32" else 1)
+    bits = {"pcm8": 8, "pcm24": 24, "pcm32": 32, "float32": 32}.get(fmt, 16)
+    if fmt == "pcm8":
+        data = np.round(x * 127 + 128).astype(np.uint8).tobytes()
+    elif fmt == "pcm24":
+        v = np.round(x * (2**23 - 1)).astype(np.int32)
+        data = b"".join(int(s).to_bytes(3, "little", signed=True) for s in v)
+    elif fmt == "pcm32":
+        data = np.round(x * (2**31 - 1)).astype("<i4").tobytes()
+    elif fmt == "float32":
+        data = x.astype("<f4").tobytes()
+    else:
+        v = np.round(x * 32767).astype("<i2")
+        data = (np.stack([v, v], 1) if channels == 2 else v).tobytes()
+    block = channels * bits // 8
+    fmt_chunk = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_chunk + b"LIST" + struct.pack("<I", 3) + b"abc\x00"
+    body += b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "x.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    y, r = read_wav(path)
+    assert r == rate and len(y) == n
+    assert np.abs(y - x).max() < (0.01 if fmt == "pcm8" else 1e-4)
+
+
+def test_write_read_round_trip_and_clear_errors(tmp_path):
+    x = np.linspace(-0.9, 0.9, 1000, dtype=np.float32)
+    write_wav(tmp_path / "a.wav", x, 8000)
+    y, r = read_wav(tmp_path / "a.wav")
+    assert r == 8000 and np.abs(y - x).max() < 1e-4
+    (tmp_path / "junk.wav").write_bytes(b"hello, not audio")
+    with pytest.raises(AudioDataError, match="junk.wav: not a WAV file"):
+        read_wav(tmp_path / "junk.wav")
+    mp3 = b"RIFF" + struct.pack("<I", 40) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 0x55, 1, 8000, 1000, 1, 0)
+    (tmp_path / "mp3.wav").write_bytes(mp3 + b"data" + struct.pack("<I", 4) + b"\x00" * 4)
+    with pytest.raises(AudioDataError, match="MP3 .* not supported"):
+        read_wav(tmp_path / "mp3.wav")
+
+
+def test_resample_keeps_the_pitch():
+    src, dst = 44100, 8000
+    t = np.arange(src) / src
+    y = resample(np.sin(2 * np.pi * 1000 * t).astype(np.float32), src, dst)
+    assert len(y) == dst
+    spec = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spec) * dst / len(y) - 1000) < 2
+    # above the new Nyquist frequency, a tone is removed, not folded down
+    z = resample(np.sin(2 * np.pi * 6000 * t).astype(np.float32), src, dst)
+    assert np.abs(z).max() < 1e-3
+
+
+def test_user_wav_folder_skips_unreadable_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        write_wav(tmp_path / f"clip{i}.wav", 0.3 * rng.standard_normal(4000).astype(np.float32), 16000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVE")
+    train, valid, test = load_wav_folder(tmp_path, 8000)
+    assert len(train.segments) == 8 and len(valid.segments) == 1 and len(test.segments) == 1
+    assert all(len(s) == 2000 for s in train.segments)  # resampled 16 kHz -> 8 kHz
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AudioDataError, match="no .wav files"):
+        load_wav_folder(tmp_path / "empty", 8000)
+    with pytest.raises(AudioDataError, match="broken.wav: WAV file without a format"):
+        load_wav_folder(tmp_path / "broken.wav", 8000)
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+
+def _tiny_engine():
+    torch.manual_seed(0)
+    return WaveNetEngine(WaveNetEngine.presets()["tiny"], device="cpu")
+
+
+def test_shipped_dataset_voices_and_splits():
+    train, valid, test = WaveNetEngine.load_data("speech8k")
+    for split, lo in ((train, 140), (valid, 8), (test, 25)):
+        secs = [split.of_voice(v).seconds() for v in range(6)]
+        assert min(secs) > lo, secs
+    # no prompt is in two splits: compare the segments' bytes
+    seen = {s.tobytes() for s in train.segments}
+    assert not any(s.tobytes() in seen for s in test.segments)
+    q = np.concatenate(test.segments)
+    assert 20 < np.bincount(q, minlength=256).nonzero()[0].size and q.std() > 10  # real audio, not silence
+
+
+def test_batches_carry_voice_and_aligned_frames():
+    e = _tiny_engine()
+    train, _, _ = e.load_data("speech8k")
+    batch = next(e.batches(train, 6, np.random.default_rng(0)))
+    assert batch["q"].shape == (6, 6000) and batch["speaker"].shape == (6,)
+    fr = batch["frames"]
+    assert fr.shape == (6, 20, 6000 // 80 + 1)
+    kept = [b for b in range(6) if fr[b].abs().sum() > 0]
+    assert 0 < len(kept) < 6  # half the crops lose their frames (conditioning dropout), in expectation
+    b = kept[0]
+    # the kept frames are those of the crop's own audio (away from the crop's edges)
+    own = log_mel(mu_decode(batch["q"][b].numpy().astype(np.uint8)), 20, 80, 8000)
+    np.testing.assert_allclose(fr[b, :, 2:-2].numpy(), own[:, 2:-2], atol=1e-4)
+
+
+def test_windowed_evaluation_equals_one_pass():
+    e = _tiny_engine()
+    q = np.random.default_rng(0).integers(0, 256, 1000).astype(np.uint8)
+    frames = frames_for(mu_decode(q), e.config)
+    one = e.segment_bits(q, 2, frames, window=10**6)
+    windowed = e.segment_bits(q, 2, frames, window=70)  # receptive field 32: windows need their context
+    assert abs(one - windowed) < 1e-3 * one
+    assert abs(one / 1000 - 8) < 0.5  # untrained: about log2(256) bits per sample
+
+
+def test_training_lowers_validation_bits_and_checkpoints_round_trip(tmp_path):
+    from engines.train import TrainConfig, Trainer
+
+    e = _tiny_engine()
+    train, valid, _ = e.load_data("speech8k")
+    valid = valid.of_voice(0)
+    before = e.evaluate(valid, max_seconds_per_voice=2)["bits_per_sample"]
+    cfg = TrainConfig(steps=30, batch_size=4, lr=1e-2, checkpoint=str(tmp_path / "w.pt"))
+    events = list(Trainer(e, train, cfg, valid).run())
+    assert events[-1].kind == "done" and events[-1].items_per_s > 1000  # samples per second
+    after = e.evaluate(valid, max_seconds_per_voice=2)["bits_per_sample"]
+    assert after < before - 0.5, (before, after)
+    e2 = WaveNetEngine.from_checkpoint(tmp_path / "w.pt", device="cpu")
+    assert e2.evaluate(valid, max_seconds_per_voice=2)["bits_per_sample"] == pytest.approx(after, abs=1e-5)
+
+
+def test_sample_and_resynthesize_stream_chunks():
+    e = _tiny_engine()
+    chunks = list(e.sample(seconds=0.1, voice=3, chunk=300, seed=1))
+    assert [len(c.q) for c in chunks] == [300, 300, 200] and chunks[-1].t + 200 == 800
+    assert abs(chunks[0].probs.sum() - 1) < 1e-4 and chunks[0].audio.dtype == np.float32
+    again = np.concatenate([c.q for c in e.sample(seconds=0.1, voice=3, chunk=800, seed=1)])
+    assert np.array_equal(np.concatenate([c.q for c in chunks]), again)  # chunking does not change the audio
+    clip = (0.3 * np.sin(2 * np.pi * 200 * np.arange(1200) / 8000)).astype(np.float32)
+    resyn = np.concatenate([c.audio for c in e.resynthesize(clip, voice=0)])
+    assert len(resyn) == 1200
+
+
+def test_unigram_baseline_is_the_histogram_entropy():
+    train, _, _ = WaveNetEngine.load_data("speech8k")
+    en = train.of_voice(0)
+    bits = WaveNetEngine.unigram_bits(en, en)
+    p = np.bincount(np.concatenate(en.segments), minlength=256) / len(en)
+    entropy = -(p[p > 0] * np.log2(p[p > 0])).sum()
+    assert entropy <= bits < entropy + 0.01 and 4 < bits < 8
+
+
+def test_cli_bench_and_eval_on_a_checkpoint(tmp_path, root):
+    e = _tiny_engine()
+    e.save(tmp_path / "tiny.pt")
+    for i in range(6):
+        x = 0.2 * np.sin(2 * np.pi * (100 + 30 * i) * np.arange(4000) / 8000).astype(np.float32)
+        write_wav(tmp_path / "wavs" / f"{i}.wav", x, 8000)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engines", *a], cwd=root, capture_output=True, text=True,
+                                    timeout=300)  # fmt: skip
+    r = run("bench", "wavenet", "--checkpoint", str(tmp_path / "tiny.pt"), "--json")
+    assert r.returncode == 0, r.stderr
+    b = json.loads(r.stdout)
+    for key in ("sample_rate", "rtf_naive", "rtf_torch_cached", "rtf_fused", "rtf_fused_batch4", "rtf_fused_16k"):
+        assert b[key] > 0, key
+    assert b["sample_rate"] == 8000 and b["rtf_fused"] > b["rtf_torch_cached"] > b["rtf_naive"]
+    r = run("eval", "wavenet", "--checkpoint", str(tmp_path / "tiny.pt"), "--dataset", str(tmp_path / "wavs"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert 6 < json.loads(r.stdout)["bits_per_sample"] < 9
+    r = run("eval", "wavenet", "--checkpoint", str(tmp_path / "tiny.pt"), "--dataset", str(tmp_path / "nothing"))
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "no such dataset" in r.stderr
