@@ -99,14 +99,14 @@ class AudioPlayer:
     # -- audio thread --------------------------------------------------------------------------------
     def _callback(self, outdata, frames, _time, status) -> None:
         self.callbacks += 1
-        if status.output_underflow:
-            self.underflows += 1
         out = outdata[:, 0]
         if self._waiting and (self.ring.available() >= self.prebuffer or self._finished):
             self._waiting = False
-        if self._waiting:
+        if self._waiting:  # silence while pre-buffering (a device's start-up hiccups are not ours)
             out[:] = 0.0
             return
+        if status.output_underflow:
+            self.underflows += 1
         n = self.ring.pull_into(out, self.volume)
         self.played += n
         if n < frames:

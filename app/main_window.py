@@ -10,10 +10,11 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QT
 
 from app.tabs.base import ModelTab
 from app.tabs.draw_tab import DrawTab
+from app.tabs.wavenet_tab import WaveNetTab
 from app.training_panel import TrainingPanel
 from engines.device import describe, pick_device
 
-TAB_CLASSES: list[type[ModelTab]] = [DrawTab]
+TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab]
 PRESENTATION_FONT_SCALE = 1.6
 
 
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         for tab in self.model_tabs.values():
-            tab.cancel_job()
+            tab.shutdown()
         self.training.stop()
         if self.training.worker is not None:
             self.training.worker.wait(3000)

@@ -40,6 +40,7 @@ from engines.resources import ResourceError, resource_path
 from engines.train import TrainConfig, Trainer, TrainEvent
 
 CURVE_COLORS = {"loss": (40, 40, 40), "recon": (40, 110, 220), "kl": (230, 90, 30)}
+OTHER_COLORS = [(40, 110, 220), (230, 90, 30), (20, 160, 60), (150, 60, 180)]
 
 
 class TrainingPanel(QWidget):
@@ -124,12 +125,10 @@ class TrainingPanel(QWidget):
         row.addWidget(box)
 
         plots = QVBoxLayout()
-        self.loss_plot = pg.PlotWidget(title="Training loss terms (nats per image)")
+        self.loss_plot = pg.PlotWidget(title="Training loss terms")
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setLabel("bottom", "step")
-        self.curves = {
-            k: self.loss_plot.plot([], [], pen=pg.mkPen(c, width=2), name=k) for k, c in CURVE_COLORS.items()
-        }
+        self.curves: dict[str, pg.PlotDataItem] = {}  # made per run, one per scalar loss term
         self.valid_curve = self.loss_plot.plot(
             [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation bound"
         )
@@ -153,12 +152,15 @@ class TrainingPanel(QWidget):
 
     def _on_model(self, *_):
         cls = ENGINES[self.model_box.currentData()]
+        self.batch_box.setValue(cls.default_batch_size)
         self.preset_box.clear()
         for name in cls.presets():
             self.preset_box.addItem(name, name)
         self.data_box.clear()
         for name in cls.datasets:
             self.data_box.addItem(name, name)
+        if getattr(cls, "item_unit", "images") == "samples":  # audio: a WAV file or a folder of them
+            self.data_box.addItem("Open a folder of WAV files…", "__folder__")
         self.data_box.addItem("Open a file…", "__open__")
         self.init_box.clear()
         self.init_box.addItem("scratch (the chosen config)", None)
@@ -166,9 +168,12 @@ class TrainingPanel(QWidget):
             self.init_box.addItem(f"fine-tune shipped '{res}'", res)
 
     def _on_data_chosen(self, _index: int) -> None:
-        if self.data_box.currentData() != "__open__":
+        choice = self.data_box.currentData()
+        if choice not in ("__open__", "__folder__"):
             return
-        path = ask_path_from_combo(self.data_box, None, self, "Training data (MNIST-format IDX)", "All files (*)")
+        cls = ENGINES[self.model_box.currentData()]
+        caption, filters = cls.data_file_filter
+        path = ask_path_from_combo(self.data_box, None, self, caption, filters if choice == "__open__" else "")
         if path:
             self.add_dataset_file(path)
 
@@ -245,6 +250,7 @@ class TrainingPanel(QWidget):
         self.history = {}
         self.valid_history = []
         self.last_vector = []
+        self._reset_curves()
         self.run_count += 1
         self.worker = Worker(trainer.run, name="train")
         self.worker.yielded.connect(self._on_event)
@@ -257,10 +263,25 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.status.emit("Training started")
 
+    def _reset_curves(self) -> None:
+        for curve in self.curves.values():
+            self.loss_plot.removeItem(curve)
+        self.curves = {}
+        self.loss_plot.setTitle(f"Training loss terms ({self.engine.loss_unit})" if self.engine else "Training loss")
+
+    def _curve(self, key: str) -> pg.PlotDataItem:
+        if key not in self.curves:
+            color = CURVE_COLORS.get(key) or OTHER_COLORS[len(self.curves) % len(OTHER_COLORS)]
+            self.curves[key] = self.loss_plot.plot([], [], pen=pg.mkPen(color, width=2), name=key)
+        return self.curves[key]
+
     def run_demo_blocking(self, steps: int = 60) -> None:
         """Train the tiny preset for a few steps on the calling thread (for screenshots)."""
-        self.configure(preset="tiny", init=None, steps=steps, batch=32, eval_every=20)
+        batch = 32 if ENGINES[self.model_box.currentData()].default_batch_size >= 32 else 4
+        self.configure(preset="tiny", init=None, steps=steps, batch=batch, eval_every=20)
         trainer = self._make_trainer()
+        self.history, self.valid_history, self.last_vector = {}, [], []
+        self._reset_curves()
         self.progress.setRange(0, steps)
         for ev in trainer.run():
             self._on_event(ev)
@@ -300,7 +321,8 @@ class TrainingPanel(QWidget):
                 self._say(f"step {ev.step}: validation {self.engine.selection_metric} {main:.2f}")
         self.progress.setValue(ev.step)
         self.progress.setFormat(f"step {ev.step} / {ev.total} · ETA {format_eta(ev.eta)}")
-        self.rate_label.setText(f"{ev.items_per_s:.0f} items/s · {format_eta(ev.elapsed)} elapsed")
+        unit = self.engine.item_unit if self.engine is not None else "items"
+        self.rate_label.setText(f"{ev.items_per_s:,.0f} {unit}/s · {format_eta(ev.elapsed)} elapsed")
         self._dirty = True
         self.event_received.emit(ev)
 
@@ -339,11 +361,10 @@ class TrainingPanel(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        for key, curve in self.curves.items():
-            pts = self.history.get(key, [])
+        for key, pts in self.history.items():
             if pts:
                 xs, ys = zip(*pts)
-                curve.setData(np.array(xs), np.array(ys))
+                self._curve(key).setData(np.array(xs), np.array(ys))
         if self.valid_history:
             xs, ys = zip(*self.valid_history)
             self.valid_curve.setData(np.array(xs), np.array(ys))

@@ -39,3 +39,9 @@ def cancel_point(tensor):
     if tensor.requires_grad and getattr(_local, "token", None) is not None:
         tensor.register_hook(_hook)
     return tensor
+
+
+def is_cancelled() -> bool:
+    """True once the current worker's job was cancelled (for loops that wait rather than compute)."""
+    token = getattr(_local, "token", None)
+    return token is not None and token.is_set()

@@ -23,3 +23,50 @@ def qt_test_paths():
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def null_audio_device():
+    """A real, real-time-paced PortAudio output: a PulseAudio null sink started for the test session
+    (see ../shared/notes/headless-qt-and-audio.md). Yields the PortAudio device index to use.
+
+    Without PulseAudio the test is skipped, unless GENPLAY_REQUIRE_AUDIO=1 (set by .ci/run): then
+    it fails, so CI cannot silently stop testing the stream."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    def unavailable(reason: str):
+        if os.environ.get("GENPLAY_REQUIRE_AUDIO") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+    if not (shutil.which("pulseaudio") and shutil.which("pactl")):
+        unavailable("PulseAudio is not installed (apt-get install pulseaudio pulseaudio-utils libasound2-plugins)")
+    try:
+        import sounddevice as sd
+    except OSError as e:
+        unavailable(f"PortAudio missing: {e}")
+    old_runtime = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="genplay-pulse-")
+    started = subprocess.run(
+        ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--load=module-null-sink sink_name=null",
+         "--load=module-native-protocol-unix"], capture_output=True, text=True,
+    )  # fmt: skip
+    if started.returncode != 0:
+        unavailable(f"pulseaudio did not start: {started.stderr.strip()[-200:]}")
+    subprocess.run(["pactl", "set-default-sink", "null"], check=True, timeout=30)
+    sd._terminate()  # PortAudio lists devices when it starts: start it again to see 'pulse'
+    sd._initialize()
+    names = [d["name"] for d in sd.query_devices()]
+    device = names.index("pulse") if "pulse" in names else None
+    try:
+        yield device
+    finally:
+        subprocess.run(["pulseaudio", "--kill"], capture_output=True)
+        sd._terminate()
+        sd._initialize()
+        if old_runtime is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = old_runtime

@@ -79,6 +79,10 @@ class ModelTab(QWidget):
         job.start()
         return job
 
+    def shutdown(self) -> None:
+        """The window is closing: stop everything this tab runs."""
+        self.cancel_job()
+
     def cancel_job(self) -> None:
         if self._job is not None:
             self._job.cancel()

@@ -1,0 +1,542 @@
+"""The WaveNet tab: generate speech or music in a chosen voice and hear it while it is made, or
+resynthesise a clip from its log-mel frames; live waveform, spectrogram, the predictive
+distribution of the current sample, and the dilated stack with the current receptive field."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from app.audio import AudioPlayer, audio_problem
+from app.stack_diagram import StackDiagram
+from app.tabs.base import ModelTab
+from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
+from engines.cancel import is_cancelled
+from engines.checkpoint import CheckpointError
+from engines.data.audio import VOICES, AudioDataError, load_clip, mu_decode, write_wav
+from engines.resources import ResourceError, resource_path
+from engines.wavenet import WaveChunk, WaveNetEngine
+
+SHIPPED_MODELS = {"wavenet-speech": "Speech + music, 6 voices (shipped)"}
+WAVE_SECONDS = 2.0  # the scrolling waveform's window
+SPEC_SECONDS = 4.0
+MAX_CLIP_SECONDS = 20.0
+
+
+@dataclass
+class WaveNetTabState:
+    """What decides the tab's output: the same state and seed give the same samples."""
+
+    mode: str = "generate"  # "generate" freely, or "resynthesize" a clip
+    model: str = "wavenet-speech"
+    voice: int = 0
+    temperature: float = 1.0
+    seconds: float = 4.0
+    seed: int = 0
+    clip: str = "test:0"  # "test:<voice>" or a WAV file path
+    stream: bool = True  # play while generating
+    volume: float = 0.8
+
+
+def spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
+    """Log power (frames, n_fft // 2 + 1) in dB, for display."""
+    if len(x) < n_fft:
+        return np.full((1, n_fft // 2 + 1), -100.0, np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    return (10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-10)).astype(np.float32)
+
+
+class WaveNetTab(ModelTab):
+    title = "WaveNet"
+    engine_name = "wavenet"
+    run_finished = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.st = WaveNetTabState()
+        self.engines: dict[str, WaveNetEngine] = {}
+        self.user_clips: dict[str, np.ndarray] = {}
+        self.audio = np.zeros(0, np.float32)  # everything generated in the current run
+        self.original = np.zeros(0, np.float32)  # the clip being resynthesised
+        self.probs = np.zeros(256, np.float32)
+        self.total = 0
+        self.speed = 0.0  # x real time of the current run
+        self._dirty = False
+        self.problem = audio_problem()
+        self.player = AudioPlayer(8000)
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._redraw)
+        self.timer.start(50)
+
+    def about_markdown(self) -> str:
+        legend = (
+            "\n\n**In this tab.** Top: the waveform as it is made (grey: the clip being resynthesised) and "
+            "its spectrogram. Bottom left: the model's 256-way μ-law distribution for the newest sample. "
+            "Bottom right: the dilated stack; the lit band of each layer is the part of its input the "
+            "newest output depends on, and the waveform under it is that receptive field's audio."
+        )
+        return WaveNetEngine.about() + legend
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        row = QHBoxLayout()
+        self.body_layout.addLayout(row, 1)
+        self.controls = QGroupBox("Controls")
+        form = QFormLayout(self.controls)
+        self.mode_box = QComboBox()
+        self.mode_box.addItem("Generate freely", "generate")
+        self.mode_box.addItem("Resynthesise a clip", "resynthesize")
+        self.model_box = QComboBox()
+        for key, label in SHIPPED_MODELS.items():
+            self.model_box.addItem(label, key)
+        self.model_box.addItem("Load checkpoint…", "__load__")
+        self.voice_box = QComboBox()
+        for i, (_, label, _) in enumerate(VOICES):
+            self.voice_box.addItem(label, i)
+        self.temp_box = QDoubleSpinBox()
+        self.temp_box.setRange(0.05, 2.0)
+        self.temp_box.setSingleStep(0.05)
+        self.temp_box.setValue(1.0)
+        self.seconds_box = QDoubleSpinBox()
+        self.seconds_box.setRange(0.2, 120.0)
+        self.seconds_box.setValue(4.0)
+        self.seconds_box.setSuffix(" s")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.clip_box = QComboBox()
+        for i, (_, label, _) in enumerate(VOICES):
+            self.clip_box.addItem(f"Test clip: {label}", f"test:{i}")
+        self.clip_box.addItem("Open WAV file…", "__open__")
+        self.stream_check = QCheckBox("Play while generating")
+        self.stream_check.setChecked(True)
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setValue(80)
+        form.addRow("Mode", self.mode_box)
+        form.addRow("Model", self.model_box)
+        form.addRow("Voice", self.voice_box)
+        form.addRow("Temperature", self.temp_box)
+        form.addRow("Length", self.seconds_box)
+        form.addRow("Seed", self.seed_box)
+        form.addRow("Clip", self.clip_box)
+        form.addRow(self.stream_check)
+        form.addRow("Volume", self.volume_slider)
+        self.generate_btn = QPushButton("▶ Generate")
+        self.stop_btn = QPushButton("■ Stop")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_btn)
+        buttons.addWidget(self.stop_btn)
+        form.addRow(buttons)
+        self.play_result_btn = QPushButton("Play result")
+        self.play_original_btn = QPushButton("Play original")
+        replay = QHBoxLayout()
+        replay.addWidget(self.play_result_btn)
+        replay.addWidget(self.play_original_btn)
+        form.addRow(replay)
+        self.save_btn = QPushButton("Save WAV…")
+        form.addRow(self.save_btn)
+        self.audio_label = QLabel()
+        self.audio_label.setWordWrap(True)
+        self.run_label = QLabel("")
+        self.run_label.setWordWrap(True)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        form.addRow(self.audio_label)
+        form.addRow(self.run_label)
+        form.addRow(self.model_info)
+        self.controls.setMaximumWidth(330)
+        row.addWidget(self.controls)
+
+        plots = QVBoxLayout()
+        self.wave_plot = pg.PlotWidget(title="Waveform")
+        self.wave_plot.setMouseEnabled(False, False)
+        self.wave_plot.setYRange(-1, 1)
+        self.wave_plot.setLabel("bottom", "time (s)")
+        self.orig_curve = self.wave_plot.plot([], [], pen=pg.mkPen((170, 170, 170), width=1))
+        self.wave_curve = self.wave_plot.plot([], [], pen=pg.mkPen((40, 90, 200), width=1))
+        self.play_head = pg.InfiniteLine(angle=90, pen=pg.mkPen((220, 40, 40), width=2))
+        self.wave_plot.addItem(self.play_head)
+        self.spec_plot = pg.PlotWidget(title="Spectrogram")
+        self.spec_plot.setMouseEnabled(False, False)
+        self.spec_plot.setLabel("left", "Hz")
+        self.spec_plot.setLabel("bottom", "time (s)")
+        self.spec_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.spec_image = pg.ImageItem()
+        self.spec_image.setColorMap(pg.colormap.get("viridis"))
+        self.spec_plot.addItem(self.spec_image)
+        plots.addWidget(self.wave_plot, 2)
+        plots.addWidget(self.spec_plot, 2)
+        bottom = QHBoxLayout()
+        self.prob_plot = pg.PlotWidget(title="p(x<sub>t</sub> | x<sub>&lt;t</sub>) of the newest sample")
+        self.prob_plot.setMouseEnabled(False, False)
+        self.prob_plot.setLabel("bottom", "μ-law class")
+        self.prob_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.prob_bars = pg.BarGraphItem(
+            x=np.arange(256), height=np.zeros(256), width=1.0, brush=(230, 90, 30), pen=None
+        )
+        self.prob_plot.addItem(self.prob_bars)
+        self.prob_plot.setXRange(0, 255)
+        self.diagram = StackDiagram()
+        bottom.addWidget(self.prob_plot, 1)
+        bottom.addWidget(self.diagram, 1)
+        plots.addLayout(bottom, 3)
+        row.addLayout(plots, 1)
+
+        self.mode_box.currentIndexChanged.connect(self._sync_mode_widgets)
+        self.model_box.activated.connect(self._on_model_chosen)
+        self.clip_box.activated.connect(self._on_clip_chosen)
+        self.volume_slider.valueChanged.connect(lambda v: setattr(self.player, "volume", v / 100))
+        self.generate_btn.clicked.connect(self.generate)
+        self.stop_btn.clicked.connect(self.stop)
+        self.play_result_btn.clicked.connect(lambda: self.play(self.audio))
+        self.play_original_btn.clicked.connect(lambda: self.play(self.original))
+        self.save_btn.clicked.connect(self.ask_save_wav)
+        self.audio_label.setText(f"Audio: {self.problem}" if self.problem else "Audio: default output device")
+        self._sync_mode_widgets()
+        self._show_model_info()
+
+    def _sync_mode_widgets(self, *_) -> None:
+        resyn = self.mode_box.currentData() == "resynthesize"
+        self.clip_box.setEnabled(resyn)
+        self.play_original_btn.setEnabled(resyn)
+        self.seconds_box.setEnabled(not resyn)
+        self.orig_curve.setVisible(resyn)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _read_controls(self) -> None:
+        self.st = WaveNetTabState(
+            mode=self.mode_box.currentData(), model=self.model_box.currentData(), voice=self.voice_box.currentData(),
+            temperature=self.temp_box.value(), seconds=self.seconds_box.value(), seed=self.seed_box.value(),
+            clip=self.clip_box.currentData(), stream=self.stream_check.isChecked(),
+            volume=self.volume_slider.value() / 100,
+        )  # fmt: skip
+
+    def state(self) -> dict[str, Any]:
+        self._read_controls()
+        return asdict(self.st)
+
+    def set_state(self, state: dict[str, Any], run: bool = True) -> None:
+        """Apply a state from :meth:`state` (checked whole first: a bad state changes nothing)."""
+        st = WaveNetTabState(**{k: v for k, v in state.items() if k in WaveNetTabState.__dataclass_fields__})
+        choices = ((self.mode_box, st.mode), (self.model_box, st.model), (self.voice_box, st.voice),
+                   (self.clip_box, st.clip))  # fmt: skip
+        for box, value in choices:
+            if box.findData(value) < 0:
+                raise ValueError(f"WaveNet: unknown {value!r} in the saved state")
+        for box, value in choices:
+            box.setCurrentIndex(box.findData(value))
+        self.temp_box.setValue(st.temperature)
+        self.seconds_box.setValue(st.seconds)
+        self.seed_box.setValue(st.seed)
+        self.stream_check.setChecked(st.stream)
+        self.volume_slider.setValue(round(st.volume * 100))
+        if run:
+            self.run_demo_blocking()
+
+    # -- models and clips ---------------------------------------------------------------------------
+    def engine(self, key: str | None = None) -> WaveNetEngine:
+        key = key or self.model_box.currentData()
+        if key not in self.engines:
+            self.engines[key] = WaveNetEngine.from_checkpoint(resource_path(key), device="cpu")
+        return self.engines[key]
+
+    def use_engine(self, engine: WaveNetEngine, label: str) -> None:
+        key = f"session:{label}"
+        engine.model.cpu()
+        engine.device = engine.model.embed.weight.device
+        self.engines[key] = engine
+        add_and_select(self.model_box, label, key)
+        self._show_model_info()
+        self.status.emit(f"WaveNet tab now uses '{label}'")
+
+    def _on_model_chosen(self, _index: int) -> None:
+        if self.model_box.currentData() == "__load__":
+            path = ask_path_from_combo(self.model_box, self.st.model, self, "Load a WaveNet checkpoint",
+                                       "Checkpoints (*.pt);;All files (*)")  # fmt: skip
+            if path:
+                self.load_checkpoint(path)
+            return
+        self._show_model_info()
+
+    def ask_load_checkpoint(self) -> None:
+        self.model_box.setCurrentIndex(self.model_box.findData("__load__"))
+        self._on_model_chosen(self.model_box.currentIndex())
+
+    def load_checkpoint(self, path: str) -> bool:
+        try:
+            engine = WaveNetEngine.from_checkpoint(path, device="cpu")
+        except CheckpointError as e:
+            self.error.emit(f"Could not load checkpoint: {e}")
+            return False
+        self.use_engine(engine, Path(path).name)
+        return True
+
+    def _show_model_info(self) -> None:
+        try:
+            e = self.engine()
+        except (ResourceError, CheckpointError) as err:
+            self.model_info.setText(str(err))
+            return
+        cfg = e.config
+        self.diagram.set_config(cfg.dilations, cfg.sample_rate)
+        rf = cfg.receptive_field
+        self.model_info.setText(
+            f"{e.num_parameters():,} parameters · {len(cfg.dilations)} layers · receptive field {rf} samples "
+            f"({1000 * rf / cfg.sample_rate:.0f} ms) · {cfg.sample_rate} Hz"
+        )
+        for i in range(self.voice_box.count()):
+            self.voice_box.model().item(i).setEnabled(i < max(1, cfg.n_speakers))
+        if cfg.n_speakers and self.voice_box.currentIndex() >= cfg.n_speakers:
+            self.voice_box.setCurrentIndex(0)
+        self.mode_box.model().item(1).setEnabled(bool(cfg.local_channels))
+        if not cfg.local_channels:
+            self.mode_box.setCurrentIndex(0)
+
+    def _on_clip_chosen(self, _index: int) -> None:
+        if self.clip_box.currentData() == "__open__":
+            path = ask_path_from_combo(self.clip_box, self.st.clip, self, "Open a WAV file to resynthesise",
+                                       "WAV files (*.wav *.WAV);;All files (*)")  # fmt: skip
+            if path:
+                self.open_clip(path)
+
+    def open_clip(self, path: str) -> bool:
+        """Offer a user's WAV file for resynthesis (resampled; at most ``MAX_CLIP_SECONDS``)."""
+        try:
+            clip = load_clip(path, self.engine().config.sample_rate, MAX_CLIP_SECONDS)
+        except AudioDataError as e:
+            self.error.emit(f"Could not open audio: {e}")
+            return False
+        self.user_clips[path] = clip
+        add_and_select(self.clip_box, Path(path).name, path)
+        self.mode_box.setCurrentIndex(self.mode_box.findData("resynthesize"))
+        return True
+
+    def clip(self, key: str | None = None) -> np.ndarray:
+        key = key or self.clip_box.currentData()
+        if key in self.user_clips:
+            return self.user_clips[key]
+        voice = int(key.split(":")[1])
+        _, _, test = WaveNetEngine.load_data("speech8k")
+        seg = max(test.of_voice(voice).segments, key=len)  # the longest test prompt of that voice
+        return mu_decode(seg[: int(4 * self.engine().config.sample_rate)])
+
+    # -- running ------------------------------------------------------------------------------------
+    def _make_run(self):
+        self._read_controls()
+        st = self.st
+        engine = self.engine()
+        if st.mode == "resynthesize":
+            self.original = self.clip()
+            chunks = engine.resynthesize(self.original, voice=st.voice, temperature=st.temperature, seed=st.seed)
+            self.total = len(self.original)
+        else:
+            self.original = np.zeros(0, np.float32)
+            chunks = engine.sample(seconds=st.seconds, voice=st.voice, temperature=st.temperature, seed=st.seed)
+            self.total = int(st.seconds * engine.config.sample_rate)
+        self.audio = np.zeros(0, np.float32)
+        self._parts: list[np.ndarray] = []
+        return engine, chunks
+
+    def generate(self) -> None:
+        """Start a run on the worker; with "play while generating", stream it as it is made."""
+        try:
+            engine, chunks = self._make_run()
+        except (ResourceError, CheckpointError, AudioDataError, ValueError) as e:
+            self.error.emit(f"WaveNet: {e}")
+            return
+        self.player.stop()
+        streaming = self.st.stream and self.problem is None
+        if streaming:
+            try:
+                self._ensure_player(engine.config.sample_rate)
+                self.player.start()
+            except RuntimeError as e:
+                self.problem = str(e)
+                self.audio_label.setText(f"Audio: {e}")
+                streaming = False
+        player = self.player
+
+        def run():
+            try:
+                for chunk in chunks:
+                    if streaming:
+                        player.feed(chunk.audio, cancelled=is_cancelled)  # on this worker thread, not the GUI's
+                    yield chunk
+            finally:
+                if streaming:
+                    player.finish()
+
+        job = self.start_job(run, on_yield=self._on_chunk, name="wavenet")
+        job.finished.connect(self._on_finished)
+        self.generate_btn.setEnabled(False)
+
+    def _ensure_player(self, rate: int) -> None:
+        if self.player.rate != rate:
+            self.player.close()
+            self.player = AudioPlayer(rate)
+            self.player.volume = self.volume_slider.value() / 100
+
+    def _on_chunk(self, chunk: WaveChunk) -> None:
+        self._parts.append(chunk.audio)
+        self.probs = chunk.probs
+        self.speed = (chunk.t + len(chunk.q)) / self.engine().config.sample_rate / max(chunk.elapsed, 1e-9)
+        self._dirty = True
+
+    def _on_finished(self) -> None:
+        self.generate_btn.setEnabled(True)
+        self._collect()
+        self._dirty = True
+        self._redraw()
+        self.run_finished.emit()
+
+    def _collect(self) -> None:
+        if self._parts:
+            self.audio = np.concatenate([self.audio, *self._parts])
+            self._parts = []
+
+    def stop(self) -> None:
+        """Stop generating and silence the speakers at once."""
+        self.cancel_job()
+        self.player.stop()
+        self.generate_btn.setEnabled(True)
+
+    def play(self, audio: np.ndarray) -> None:
+        """Play finished audio (the result, or the original clip)."""
+        if len(audio) == 0:
+            self.status.emit("Nothing to play yet")
+            return
+        if self.problem:
+            self.error.emit(f"WaveNet: {self.problem}")
+            return
+        self.player.stop()
+        try:
+            self._ensure_player(self.engine().config.sample_rate)
+            self.player.start()
+        except RuntimeError as e:
+            self.error.emit(f"WaveNet: {e}")
+            return
+        self.player.feed(audio[: self.player.ring.capacity])
+        self.player.finish()
+
+    def run_demo_blocking(self, seconds: float | None = None) -> None:
+        """Generate on the calling thread without sound (for screenshots and lessons)."""
+        self.cancel_job()
+        if seconds is not None:
+            self.seconds_box.setValue(seconds)
+        _, chunks = self._make_run()
+        for chunk in chunks:
+            self._on_chunk(chunk)
+        self._on_finished()
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        if not self._dirty:
+            if self.player.active:
+                self._update_play_head()
+            return
+        self._dirty = False
+        self._collect()
+        rate = self.engine().config.sample_rate if self.engines else 8000
+        a = self.audio
+        n = len(a)
+        lo = max(0, n - int(WAVE_SECONDS * rate))
+        t = np.arange(lo, n) / rate
+        self.wave_curve.setData(t, a[lo:])
+        if len(self.original):
+            self.orig_curve.setData(t, self.original[lo:n] if n > lo else [])
+        self.wave_plot.setXRange(lo / rate, max(lo / rate + WAVE_SECONDS, n / rate), padding=0)
+        s0 = max(0, n - int(SPEC_SECONDS * rate))
+        spec = spectrogram(a[s0:])
+        top = float(np.percentile(spec, 99.5)) if spec.size > 1 else 0.0
+        self.spec_image.setImage(spec, autoLevels=False, levels=(top - 70, top))  # a 70 dB range
+        self.spec_image.setRect(s0 / rate, 0, len(spec) * 64 / rate, rate / 2)
+        self.spec_plot.setXRange(s0 / rate, s0 / rate + SPEC_SECONDS, padding=0)
+        self.spec_plot.setYRange(0, rate / 2, padding=0)
+        self.prob_bars.setOpts(height=self.probs)
+        self.prob_plot.setYRange(0, max(0.02, float(self.probs.max()) * 1.1), padding=0)
+        self.diagram.set_context(a, n)
+        rt = f" · {self.speed:.1f}x real time" if self.speed else ""
+        self.run_label.setText(
+            f"{n / rate:.2f} s of {self.total / rate:.2f} s made{rt} · underflows: {self.player.underflows}"
+        )
+        self._update_play_head()
+
+    def _update_play_head(self) -> None:
+        rate = self.player.rate
+        self.play_head.setValue(self.player.played / rate)
+        self.play_head.setVisible(self.player.active)
+        if self.player.active:
+            n = len(self.audio) / rate
+            self.run_label.setText(
+                f"{n:.2f} s of {self.total / rate:.2f} s made · {self.speed:.1f}x real time · "
+                f"playing {self.player.played / rate:.1f} s · underflows: {self.player.underflows}"
+            )
+
+    # -- export and presentation ----------------------------------------------------------------------
+    def save_wav(self, path: str | Path) -> None:
+        if len(self.audio) == 0:
+            raise ValueError("nothing generated yet")
+        write_wav(path, self.audio, self.engine().config.sample_rate)
+
+    def ask_save_wav(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save audio", "wavenet.wav", "WAV (*.wav)")
+        if path:
+            try:
+                self.save_wav(path)
+                self.status.emit(f"Saved {path}")
+            except (OSError, ValueError) as e:
+                self.error.emit(f"Could not save: {e}")
+
+    def export_png(self, path: str | Path) -> None:
+        if not self.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+
+    def ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "wavenet.png", "PNG (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+                self.status.emit(f"Saved {path}")
+            except OSError as e:
+                self.error.emit(str(e))
+
+    def play_pause(self) -> None:
+        if self.busy or self.player.active:
+            self.stop()
+        else:
+            self.generate()
+
+    def set_presentation(self, on: bool) -> None:
+        super().set_presentation(on)
+        font = QApplication.font()
+        for plot in (self.wave_plot, self.spec_plot, self.prob_plot):
+            scale_plot_fonts(plot, font)
+        self.diagram.setFont(font)
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.player.close()
+
+
+__all__ = ["WaveNetTab", "WaveNetTabState", "spectrogram"]

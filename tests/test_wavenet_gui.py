@@ -1,0 +1,137 @@
+"""The WaveNet tab, driven with pytest-qt: generation, streaming, no-device fallback, resynthesis, stop."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.main_window import MainWindow
+from engines.data.audio import read_wav, write_wav
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1300, 820)
+    w.select_tab("wavenet")
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def tab(window):
+    t = window.model_tabs["wavenet"]
+    t.stream_check.setChecked(False)
+    return t
+
+
+def test_generation_fills_every_view_and_the_state_reproduces_it(tab):
+    tab.set_state({**tab.state(), "voice": 2, "seconds": 0.6, "seed": 5, "stream": False}, run=False)
+    tab.run_demo_blocking()
+    audio = tab.audio.copy()
+    assert len(audio) == 4800 and 0.003 < np.sqrt(np.mean(audio**2)) < 0.5
+    assert abs(tab.probs.sum() - 1) < 1e-3 and tab.probs.max() > 2 / 256  # a real, peaked distribution
+    img = tab.spec_image.image
+    assert img is not None and img.shape[1] == 129 and np.isfinite(img).all()
+    assert len(tab.diagram.context) == tab.engine().config.receptive_field
+    assert "0.60 s of 0.60 s made" in tab.run_label.text()
+    state = tab.state()
+    assert state["voice"] == 2 and state["seed"] == 5
+    tab.seed_box.setValue(6)
+    tab.run_demo_blocking()
+    assert not np.array_equal(tab.audio, audio)  # another seed, other audio
+    tab.set_state(state)  # the same state gives the same samples
+    np.testing.assert_array_equal(tab.audio, audio)
+    with pytest.raises(ValueError, match="unknown"):
+        tab.set_state({**state, "model": "nope"})
+    assert tab.state() == state  # a bad state changed nothing
+
+
+def test_without_an_audio_device_it_says_so_and_still_saves_wav(window, qtbot, tmp_path, monkeypatch):
+    import app.tabs.wavenet_tab as wt
+
+    monkeypatch.setattr(
+        wt, "audio_problem", lambda: "no audio output device (test); generated audio can still be saved as WAV"
+    )
+    window.close()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    tab = w.model_tabs["wavenet"]
+    assert tab.audio_label.text().startswith("Audio: no audio output device") and "\n" not in tab.audio_label.text()
+    tab.seconds_box.setValue(0.5)
+    tab.stream_check.setChecked(True)  # asked to stream, but there is nothing to stream to
+    with qtbot.waitSignal(tab.run_finished, timeout=20000):
+        qtbot.mouseClick(tab.generate_btn, Qt.MouseButton.LeftButton)
+    assert len(tab.audio) == 4000 and not tab.player.active
+    tab.save_wav(tmp_path / "out.wav")
+    x, rate = read_wav(tmp_path / "out.wav")
+    assert rate == 8000 and len(x) == 4000 and np.abs(x - tab.audio).max() < 1e-4
+    w.close()
+
+
+def test_streams_through_the_tab_without_underflow(null_audio_device, qtbot):
+    w = MainWindow()  # made after the null sink exists, so the tab finds a device
+    qtbot.addWidget(w)
+    tab = w.model_tabs["wavenet"]
+    assert tab.problem is None, tab.problem
+    tab.set_state({**tab.state(), "seconds": 2.0, "stream": True}, run=False)
+    with qtbot.waitSignal(tab.run_finished, timeout=30000):
+        tab.generate()
+    assert tab.player.wait(timeout=10)
+    assert tab.player.played == 16000 and tab.player.underflows == 0
+    qtbot.wait(100)
+    assert "underflows: 0" in tab.run_label.text()
+    tab.volume_slider.setValue(30)
+    assert tab.player.volume == pytest.approx(0.3)
+    w.close()
+
+
+def test_stop_cancels_generation_at_once(tab, qtbot):
+    tab.seconds_box.setValue(60.0)
+    tab.generate()
+    qtbot.waitUntil(lambda: bool(tab._parts) or len(tab.audio) > 0, timeout=10000)
+    qtbot.mouseClick(tab.stop_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.busy, timeout=2000)
+    qtbot.wait(100)
+    assert tab.generate_btn.isEnabled() and not tab.player.active
+    assert len(tab.audio) < 8000 * 30  # far from the minute asked for
+
+
+def test_resynthesise_a_users_wav_and_refuse_a_broken_one(tab, qtbot, tmp_path):
+    from engines.wavenet import WaveNetEngine
+
+    _, _, test = WaveNetEngine.load_data("speech8k")
+    seg = test.of_voice(3).segments[0][:8000]
+    from engines.data.audio import mu_decode, resample
+
+    write_wav(tmp_path / "mine.wav", resample(mu_decode(seg), 8000, 16000), 16000)  # a 16 kHz file
+    assert tab.open_clip(str(tmp_path / "mine.wav"))
+    assert tab.mode_box.currentData() == "resynthesize" and tab.clip_box.currentData() == str(tmp_path / "mine.wav")
+    tab.voice_box.setCurrentIndex(3)
+    tab.run_demo_blocking()
+    assert len(tab.audio) == len(tab.original) == len(seg)
+    # the resynthesis follows the clip's loudness contour (what local conditioning keeps)
+    env = lambda x: np.sqrt(np.mean(x[: len(x) // 400 * 400].reshape(-1, 400) ** 2, axis=1))
+    assert np.corrcoef(env(tab.audio), env(tab.original))[0, 1] > 0.5
+    errors = []
+    tab.error.connect(errors.append)
+    (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
+    count = tab.clip_box.count()
+    assert not tab.open_clip(str(tmp_path / "bad.wav"))
+    assert errors and "bad.wav: not a WAV file" in errors[-1] and tab.clip_box.count() == count
+
+
+def test_training_panel_trains_wavenet_and_hands_it_to_the_tab(window, qtbot):
+    panel = window.training
+    panel.model_box.setCurrentIndex(panel.model_box.findData("wavenet"))
+    assert panel.batch_box.value() == 8 and panel.data_box.findData("__folder__") >= 0
+    panel.configure(preset="tiny", steps=4, batch=2, eval_every=0)
+    tab = window.model_tabs["wavenet"]
+    with qtbot.waitSignal(panel.weights_ready, timeout=120000):
+        panel.start()
+    qtbot.waitUntil(lambda: not panel.is_running, timeout=10000)
+    assert tab.model_box.currentData().startswith("session:")
+    assert tab.engine().config.layers_per_stack == 5  # the tiny preset now drives the tab
+    assert "samples/s" in panel.rate_label.text() and "bits per sample" in panel.loss_plot.plotItem.titleLabel.text
+    assert set(panel.curves) >= {"loss", "bits_per_sample"}
