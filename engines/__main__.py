@@ -103,7 +103,7 @@ def cmd_train(args) -> None:
     last = None
     for ev in Trainer(engine, train, cfg, valid).run():
         bar.update(ev.step, f"loss {ev.metrics.get('loss', float('nan')):.2f}" if ev.kind == "step" else "")
-        if ev.kind == "eval" and not args.json:
+        if ev.kind == "eval":  # stderr, so --json output on stdout stays one object
             sys.stderr.write(f"\nstep {ev.step}: valid {json.dumps(ev.metrics)}\n")
         if ev.kind == "step":
             last = ev.metrics

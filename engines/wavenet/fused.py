@@ -51,43 +51,46 @@ def _kernel(n, t0, prev, queues, offsets, dils, emb, w_gate, gate_bias, local, h
     R = w_out.shape[2]  # C residual outputs, then S skip outputs
     S = R - C
     E, K = w1.shape[1], w2.shape[1]
-    xx = np.empty(C2, np.float32)  # [x_{t-d}, x_t]: the two taps of the dilated convolution
+    xx = np.empty((B, C2), np.float32)  # per stream [x_{t-d}, x_t]: the two taps of the dilated convolution
     pre = np.empty(G2, np.float32)
     z = np.empty(G, np.float32)
-    skip = np.empty(S, np.float32)
+    skip = np.empty((B, S), np.float32)
     hid = np.empty(E, np.float32)
     logits = np.empty(K, np.float32)
     acc_out = np.empty(R, np.float32)
     zero = np.float32(0.0)
+    half = np.float32(0.5)
     for i in range(n):
         t = t0 + i
         for b in range(B):
             for c in range(C):
-                xx[C + c] = emb[prev[b], c]
-            skip[:] = zero
-            for layer in range(L):
-                row = offsets[layer] + t % dils[layer]  # the queue slot holding x_{t-d}
+                xx[b, C + c] = emb[prev[b], c]
+            skip[b, :] = zero
+        # layer by layer, every stream in turn: a layer's weights are read from memory once per step
+        for layer in range(L):
+            row = offsets[layer] + t % dils[layer]  # the queue slot holding x_{t-d}
+            w = w_gate[layer]  # (2C, 2G), transposed so the inner loop runs over contiguous outputs
+            wo = w_out[layer]  # (G, C + S), transposed likewise
+            bo = b_out[layer]
+            for b in range(B):
                 q = queues[row, b]
+                x = xx[b]
                 for c in range(C):
-                    xx[c] = q[c]
-                    q[c] = xx[C + c]  # x_t is "d steps ago" d steps from now
-                w = w_gate[layer]  # (2C, 2G), transposed so the inner loop runs over contiguous outputs
+                    x[c] = q[c]
+                    q[c] = x[C + c]  # x_t is "d steps ago" d steps from now
                 gb = gate_bias[layer, b]
                 for o in range(G2):
                     pre[o] = gb[o]
                 for c in range(C2):
-                    v = xx[c]
+                    v = x[c]
                     for o in range(G2):
                         pre[o] += w[c, o] * v
                 if local.shape[0] > 0:
                     lo = local[layer, b, t // hop]
                     for o in range(G2):
                         pre[o] += lo[o]
-                half = np.float32(0.5)
                 for g in range(G):
                     z[g] = _tanh(pre[g]) * (half + half * _tanh(half * pre[G + g]))  # eq. 2: tanh(f) σ(g)
-                wo = w_out[layer]  # (G, C + S), transposed likewise
-                bo = b_out[layer]
                 for r in range(R):
                     acc_out[r] = bo[r]
                 for g in range(G):
@@ -95,13 +98,16 @@ def _kernel(n, t0, prev, queues, offsets, dils, emb, w_gate, gate_bias, local, h
                     for r in range(R):
                         acc_out[r] += wo[g, r] * v
                 for c in range(C):
-                    xx[C + c] += acc_out[c]  # residual
+                    x[C + c] += acc_out[c]  # residual
+                sk = skip[b]
                 for s in range(S):
-                    skip[s] += acc_out[C + s]  # skip
+                    sk[s] += acc_out[C + s]  # skip
+        for b in range(B):
+            sk = skip[b]
             for e in range(E):
                 hid[e] = b1[e]
             for s in range(S):
-                v = max(skip[s], zero)
+                v = max(sk[s], zero)
                 for e in range(E):
                     hid[e] += w1[s, e] * v
             for k in range(K):

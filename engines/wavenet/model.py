@@ -101,13 +101,26 @@ class GatedLayer(nn.Module):
         z = self.gate(self.conv(F.pad(x, (self.dilation, 0))), h, y)
         return x + self.residual(z), self.skip(z)
 
-    def step(self, x_t, x_past, h=None, y_t=None):
-        """One time step: x_t (B, C) now, x_past (B, C) from ``dilation`` steps ago."""
+    def step_weights(self) -> tuple[torch.Tensor, ...]:
+        """The layer's weights laid out for :meth:`step`: both taps in one matrix, and the residual and
+        skip 1x1s in another, so a step is two matrix products (few ops: batch-1 steps are op-bound)."""
         w = self.conv.weight  # (2G, C, 2): tap 0 sees t - d, tap 1 sees t
-        pre = (x_past @ w[:, :, 0].T + x_t @ w[:, :, 1].T + self.conv.bias)[:, :, None]
-        z = self.gate(pre, h, None if y_t is None else y_t[:, :, None])[:, :, 0]
-        res = x_t + z @ self.residual.weight[:, :, 0].T + self.residual.bias
-        return res, z @ self.skip.weight[:, :, 0].T + self.skip.bias
+        w_gate = torch.cat([w[:, :, 0], w[:, :, 1]], dim=1).T.contiguous()  # (2C, 2G)
+        w_out = torch.cat([self.residual.weight, self.skip.weight])[:, :, 0].T.contiguous()  # (G, C + S)
+        return w_gate, self.conv.bias, w_out, torch.cat([self.residual.bias, self.skip.bias])
+
+    def step(self, x_t, x_past, h=None, y_t=None, weights=None):
+        """One time step: x_t (B, C) now, x_past (B, C) from ``dilation`` steps ago."""
+        w_gate, b_gate, w_out, b_out = weights or self.step_weights()
+        pre = torch.addmm(b_gate, torch.cat([x_past, x_t], dim=1), w_gate)  # eq. 2's dilated convolution
+        if h is not None:
+            pre = pre + self.cond_global(h)  # eq. 3
+        if y_t is not None:
+            pre = pre + y_t @ self.cond_local.weight[:, :, 0].T  # eq. 4
+        f, g = pre.chunk(2, dim=1)
+        out = torch.addmm(b_out, torch.tanh(f) * torch.sigmoid(g), w_out)
+        c = x_t.shape[1]
+        return x_t + out[:, :c], out[:, c:]
 
 
 class WaveNet(nn.Module):
@@ -148,19 +161,21 @@ class WaveNet(nn.Module):
 
     # -- fast generation (Paine et al. 2016) -------------------------------------------------------
     def init_state(self, batch: int) -> list[torch.Tensor]:
-        """Per-layer queues of past inputs, (B, C, d) each, filled with the zero-padding's value."""
+        """Per-layer queues of past inputs, (d, B, C) each, filled with the zero-padding's value. Also
+        lays the weights out for :meth:`step` (call it again after the weights change)."""
         ref = self.embed.weight
-        return [ref.new_zeros(batch, self.cfg.residual_channels, layer.dilation) for layer in self.layers]
+        self._step_weights = [layer.step_weights() for layer in self.layers]
+        return [ref.new_zeros(layer.dilation, batch, self.cfg.residual_channels) for layer in self.layers]
 
     def step(self, q_prev, state, t: int, h=None, y_t=None) -> torch.Tensor:
         """Logits (B, classes) for time t given the sample at t - 1 (``q_prev``); updates ``state``."""
         x = self.embed(q_prev)  # (B, C)
         skips = 0
-        for layer, queue in zip(self.layers, state, strict=True):
+        for layer, queue, w in zip(self.layers, state, self._step_weights, strict=True):
             slot = t % layer.dilation
-            x_past = queue[:, :, slot].clone()  # the input from d steps ago
-            queue[:, :, slot] = x  # becomes "d steps ago" d steps from now
-            x, s = layer.step(x, x_past, h, y_t)
+            x_past = queue[slot].clone()  # the input from d steps ago
+            queue[slot] = x  # becomes "d steps ago" d steps from now
+            x, s = layer.step(x, x_past, h, y_t, w)
             skips = skips + s
         hid = F.relu(F.relu(skips) @ self.out1.weight[:, :, 0].T + self.out1.bias)
         return hid @ self.out2.weight[:, :, 0].T + self.out2.bias
