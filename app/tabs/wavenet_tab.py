@@ -41,6 +41,8 @@ SHIPPED_MODELS = {"wavenet-speech": "Speech + music, 6 voices (shipped)"}
 WAVE_SECONDS = 2.0  # the scrolling waveform's window
 SPEC_SECONDS = 4.0
 MAX_CLIP_SECONDS = 20.0
+STREAM_BUFFER_SECONDS = 1.0  # the generator runs at most this far ahead of the speakers, so the views
+# (distribution, receptive field) show what is being heard, give or take a second
 
 
 @dataclass
@@ -369,7 +371,7 @@ class WaveNetTab(ModelTab):
         streaming = self.st.stream and self.problem is None
         if streaming:
             try:
-                self._ensure_player(engine.config.sample_rate)
+                self._new_player(engine.config.sample_rate, STREAM_BUFFER_SECONDS)
                 self.player.start()
             except RuntimeError as e:
                 self.problem = str(e)
@@ -391,10 +393,10 @@ class WaveNetTab(ModelTab):
         job.finished.connect(self._on_finished)
         self.generate_btn.setEnabled(False)
 
-    def _ensure_player(self, rate: int) -> None:
-        if self.player.rate != rate:
+    def _new_player(self, rate: int, capacity_s: float) -> None:
+        if self.player.rate != rate or self.player.ring.capacity != int(capacity_s * rate):
             self.player.close()
-            self.player = AudioPlayer(rate)
+            self.player = AudioPlayer(rate, capacity_s=capacity_s)
             self.player.volume = self.volume_slider.value() / 100
 
     def _on_chunk(self, chunk: WaveChunk) -> None:
@@ -430,13 +432,14 @@ class WaveNetTab(ModelTab):
             self.error.emit(f"WaveNet: {self.problem}")
             return
         self.player.stop()
+        rate = self.engine().config.sample_rate
         try:
-            self._ensure_player(self.engine().config.sample_rate)
+            self._new_player(rate, len(audio) / rate + 1.0)  # room for all of it: feeding never waits here
             self.player.start()
         except RuntimeError as e:
             self.error.emit(f"WaveNet: {e}")
             return
-        self.player.feed(audio[: self.player.ring.capacity])
+        self.player.feed(audio)
         self.player.finish()
 
     def run_demo_blocking(self, seconds: float | None = None) -> None:
@@ -460,6 +463,9 @@ class WaveNetTab(ModelTab):
         rate = self.engine().config.sample_rate if self.engines else 8000
         a = self.audio
         n = len(a)
+        if self.player.active and self.busy:  # streaming: scroll with what is being heard
+            n = min(n, self.player.played + int(0.25 * rate))
+            a = a[:n]
         lo = max(0, n - int(WAVE_SECONDS * rate))
         t = np.arange(lo, n) / rate
         self.wave_curve.setData(t, a[lo:])
