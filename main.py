@@ -87,7 +87,11 @@ def main(argv=None) -> int:
     else:
         window.resize(1400, 860)
         window.show()
-    return app.exec()
+    code = app.exec()
+    from app.worker import Worker
+
+    Worker.cancel_all_and_wait(5000)  # never tear Python down under a running worker thread
+    return code
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from app.tabs.base import ModelTab
 from app.tabs.draw_tab import DrawTab
 from app.tabs.wavenet_tab import WaveNetTab
 from app.training_panel import TrainingPanel
+from app.worker import Worker
 from engines.device import describe, pick_device
 
 TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab]
@@ -146,6 +147,5 @@ class MainWindow(QMainWindow):
         for tab in self.model_tabs.values():
             tab.shutdown()
         self.training.stop()
-        if self.training.worker is not None:
-            self.training.worker.wait(3000)
+        Worker.cancel_all_and_wait(5000)
         super().closeEvent(event)

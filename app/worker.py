@@ -99,7 +99,17 @@ class Worker(QObject):
         return self._abort.is_set()
 
     def wait(self, msecs: int = 5000) -> bool:
-        return self._thread.wait(msecs) if self._thread is not None else True
+        thread = self._thread
+        return thread.wait(msecs) if thread is not None else True
+
+    @classmethod
+    def cancel_all_and_wait(cls, msecs: int = 5000) -> bool:
+        """Cancel every running worker and wait for their threads (before the app exits: Python must
+        not be torn down under a thread that is still running model code)."""
+        live = list(cls._live)
+        for w in live:
+            w.cancel()
+        return all(w.wait(msecs) for w in live)
 
     def _cleanup(self) -> None:
         Worker._live.discard(self)

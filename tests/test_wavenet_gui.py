@@ -135,3 +135,14 @@ def test_training_panel_trains_wavenet_and_hands_it_to_the_tab(window, qtbot):
     assert tab.engine().config.layers_per_stack == 5  # the tiny preset now drives the tab
     assert "samples/s" in panel.rate_label.text() and "bits per sample" in panel.loss_plot.plotItem.titleLabel.text
     assert set(panel.curves) >= {"loss", "bits_per_sample"}
+
+
+def test_long_generation_beside_live_plots_runs_to_the_end(tab, qtbot):
+    # a regression test: with the kernel releasing the GIL, this crashed the process (refcount error)
+    assert tab.timer.isActive()
+    tab.seconds_box.setValue(5.0)
+    redraws = []
+    tab.timer.timeout.connect(lambda: redraws.append(len(tab.audio)))
+    with qtbot.waitSignal(tab.run_finished, timeout=60000):
+        tab.generate()
+    assert len(tab.audio) == 40000 and len(redraws) > 5
