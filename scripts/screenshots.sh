@@ -6,5 +6,7 @@ PY=${PY:-.venv/bin/python}
 mkdir -p docs
 $PY main.py --tab draw --state '{"seed": 3, "step": 19}' --screenshot docs/draw-tab.png
 $PY main.py --tab draw --state '{"mode": "reconstruct", "count": 9, "step": 11}' --screenshot docs/draw-reconstruct.png
+$PY main.py --tab wavenet --state '{"voice": 0, "seconds": 4.0, "seed": 1, "stream": false}' --screenshot docs/wavenet-tab.png
+$PY main.py --tab wavenet --state '{"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": false}' --screenshot docs/wavenet-resynthesis.png
 $PY main.py --tab training --screenshot docs/training-tab.png
-echo "wrote docs/draw-tab.png docs/draw-reconstruct.png docs/training-tab.png"
+echo "wrote docs/draw-tab.png docs/draw-reconstruct.png docs/wavenet-tab.png docs/wavenet-resynthesis.png docs/training-tab.png"

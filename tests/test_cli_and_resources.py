@@ -19,7 +19,9 @@ def run_cli(root, *args, timeout=300):
 
 def test_manifest_entries_are_complete_and_match(root):
     entries = load_manifest()
-    assert {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention"} <= set(entries)
+    assert {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention", "speech8k", "wavenet-speech"} <= set(
+        entries
+    )
     for name, e in entries.items():
         for key in ("path", "kind", "source", "licence", "size", "sha256", "command", "metrics"):
             assert e.get(key) not in (None, ""), f"{name} lacks {key}"

@@ -187,7 +187,15 @@ class WaveNetTab(ModelTab):
         self.spec_image = pg.ImageItem()
         self.spec_image.setColorMap(pg.colormap.get("viridis"))
         self.spec_plot.addItem(self.spec_image)
+        self.orig_spec_plot = pg.PlotWidget(title="Spectrogram of the original clip")
+        self.orig_spec_plot.setMouseEnabled(False, False)
+        self.orig_spec_plot.setLabel("left", "Hz")
+        self.orig_spec_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.orig_spec_image = pg.ImageItem()
+        self.orig_spec_image.setColorMap(pg.colormap.get("viridis"))
+        self.orig_spec_plot.addItem(self.orig_spec_image)
         plots.addWidget(self.wave_plot, 2)
+        plots.addWidget(self.orig_spec_plot, 2)
         plots.addWidget(self.spec_plot, 2)
         bottom = QHBoxLayout()
         self.prob_plot = pg.PlotWidget(title="p(x<sub>t</sub> | x<sub>&lt;t</sub>) of the newest sample")
@@ -224,6 +232,8 @@ class WaveNetTab(ModelTab):
         self.play_original_btn.setEnabled(resyn)
         self.seconds_box.setEnabled(not resyn)
         self.orig_curve.setVisible(resyn)
+        self.orig_spec_plot.setVisible(resyn)
+        self.spec_plot.setTitle("Spectrogram of the resynthesis" if resyn else "Spectrogram")
 
     # -- state ------------------------------------------------------------------------------------
     def _read_controls(self) -> None:
@@ -479,6 +489,12 @@ class WaveNetTab(ModelTab):
         self.spec_image.setRect(s0 / rate, 0, len(spec) * 64 / rate, rate / 2)
         self.spec_plot.setXRange(s0 / rate, s0 / rate + SPEC_SECONDS, padding=0)
         self.spec_plot.setYRange(0, rate / 2, padding=0)
+        if len(self.original) and self.orig_spec_plot.isVisible():  # the same window of the original
+            o_spec = spectrogram(self.original[s0:n])
+            self.orig_spec_image.setImage(o_spec, autoLevels=False, levels=(top - 70, top))
+            self.orig_spec_image.setRect(s0 / rate, 0, len(o_spec) * 64 / rate, rate / 2)
+            self.orig_spec_plot.setXRange(s0 / rate, s0 / rate + SPEC_SECONDS, padding=0)
+            self.orig_spec_plot.setYRange(0, rate / 2, padding=0)
         self.prob_bars.setOpts(height=self.probs)
         self.prob_plot.setYRange(0, max(0.02, float(self.probs.max()) * 1.1), padding=0)
         self.diagram.set_context(a, n)
@@ -536,7 +552,7 @@ class WaveNetTab(ModelTab):
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         font = QApplication.font()
-        for plot in (self.wave_plot, self.spec_plot, self.prob_plot):
+        for plot in (self.wave_plot, self.spec_plot, self.orig_spec_plot, self.prob_plot):
             scale_plot_fonts(plot, font)
         self.diagram.setFont(font)
 
