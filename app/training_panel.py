@@ -130,7 +130,7 @@ class TrainingPanel(QWidget):
         self.loss_plot.setLabel("bottom", "step")
         self.curves: dict[str, pg.PlotDataItem] = {}  # made per run, one per scalar loss term
         self.valid_curve = self.loss_plot.plot(
-            [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation bound"
+            [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation"
         )
         self.vec_plot = pg.PlotWidget(title="Per-step terms (latest step)")
         self.vec_plot.setLabel("bottom", "position")
@@ -152,6 +152,7 @@ class TrainingPanel(QWidget):
 
     def _on_model(self, *_):
         cls = ENGINES[self.model_box.currentData()]
+        self.vec_plot.setVisible(bool(cls.metric_labels))  # per-step vectors, e.g. DRAW's KL per glimpse
         self.batch_box.setValue(cls.default_batch_size)
         self.preset_box.clear()
         for name in cls.presets():
@@ -268,6 +269,8 @@ class TrainingPanel(QWidget):
             self.loss_plot.removeItem(curve)
         self.curves = {}
         self.loss_plot.setTitle(f"Training loss terms ({self.engine.loss_unit})" if self.engine else "Training loss")
+        if self.engine is not None:
+            self.valid_curve.opts["name"] = f"validation {self.engine.selection_metric}"
 
     def _curve(self, key: str) -> pg.PlotDataItem:
         if key not in self.curves:
@@ -361,8 +364,9 @@ class TrainingPanel(QWidget):
         if not self._dirty:
             return
         self._dirty = False
+        terms = self.engine.plot_terms if self.engine is not None else None
         for key, pts in self.history.items():
-            if pts:
+            if pts and (terms is None or key in terms):
                 xs, ys = zip(*pts)
                 self._curve(key).setData(np.array(xs), np.array(ys))
         if self.valid_history:

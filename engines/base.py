@@ -58,6 +58,7 @@ class Engine(ABC):
     selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
+    plot_terms: ClassVar[tuple[str, ...] | None] = None  # scalar loss terms the training panel plots (None: all)
     weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
     default_batch_size: ClassVar[int] = 64
     item_unit: ClassVar[str] = "images"  # what a batch is made of, for rates ("images/s")

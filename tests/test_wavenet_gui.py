@@ -134,7 +134,7 @@ def test_training_panel_trains_wavenet_and_hands_it_to_the_tab(window, qtbot):
     assert tab.model_box.currentData().startswith("session:")
     assert tab.engine().config.layers_per_stack == 5  # the tiny preset now drives the tab
     assert "samples/s" in panel.rate_label.text() and "bits per sample" in panel.loss_plot.plotItem.titleLabel.text
-    assert set(panel.curves) >= {"loss", "bits_per_sample"}
+    assert set(panel.curves) == {"bits_per_sample"} and not panel.vec_plot.isVisible()
 
 
 def test_long_generation_beside_live_plots_runs_to_the_end(tab, qtbot):

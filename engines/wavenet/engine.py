@@ -60,6 +60,7 @@ class WaveNetEngine(Engine):
     default_batch_size = 8
     item_unit = "samples"
     loss_unit = "bits per sample"
+    plot_terms = ("bits_per_sample",)  # "loss" is the same in nats
     data_file_filter = ("Audio (WAV file or folder of WAV files)", "WAV files (*.wav *.WAV);;All files (*)")
 
     def build_model(self, config: WaveNetConfig) -> WaveNet:
