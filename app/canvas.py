@@ -65,7 +65,7 @@ class ImageGrid(QWidget):
             p.save()
             p.setClipRect(QRectF(ox - pad, oy - pad, cell, cell))  # boxes may reach past the image
             for boxes, color in self.boxes:
-                x_0, y_0, x_1, y_1 = boxes[k]
+                x_0, y_0, x_1, y_1 = boxes[k].tolist()  # Python floats: see app/stack_diagram.py on numpy scalars
                 p.setPen(QPen(color, max(1.5, cell / 60)))
                 p.drawRect(QRectF(ox + x_0 * scale, oy + y_0 * scale, (x_1 - x_0) * scale, (y_1 - y_0) * scale))
             p.restore()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 LIT = QColor(250, 170, 40)
@@ -63,7 +63,7 @@ class StackDiagram(QWidget):
         ms = 1000 * R / self.rate
         p.drawText(4, fm.ascent() + 2, f"receptive field {R} samples = {ms:.0f} ms · output at t = {self.t}")
         # span of each layer's input that reaches the output: layers above it widen it by their dilations
-        reach = np.cumsum(self.dilations[::-1])[::-1]  # reach[k] = sum of dilations of layers k..top
+        reach = np.cumsum(self.dilations[::-1])[::-1].tolist()  # reach[k] = sum of dilations of layers k..top
         for k, d in enumerate(self.dilations):
             y = top + (rows - 1 - k) * row_h
             band = QRectF(left, y + 1, w, row_h - 2)
@@ -85,12 +85,13 @@ class StackDiagram(QWidget):
         p.fillRect(QRectF(left, y0, w, wave_h), QColor(248, 248, 250))
         if len(self.context) > 1:
             c = self.context
-            xs = left + w * (1 - np.arange(len(c))[::-1] / (R - 1))
-            ys = y0 + wave_h / 2 - c * (wave_h / 2 - 2) / max(1e-3, float(np.abs(c).max()))
-            path = QPainterPath(QPointF(xs[0], ys[0]))
             step = max(1, len(c) // 800)
-            for x, yv in zip(xs[::step], ys[::step]):
-                path.lineTo(QPointF(x, yv))
+            xs = (left + w * (1 - np.arange(len(c))[::-1] / (R - 1)))[::step]
+            ys = (y0 + wave_h / 2 - c * (wave_h / 2 - 2) / max(1e-3, float(np.abs(c).max())))[::step]
+            # plain Python floats: PySide6 6.12 drops a reference to None per numpy float32 it converts
+            # (measured: ~1,200 per paint here, until the interpreter aborted)
+            path = QPainterPath()
+            path.addPolygon(QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)]))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QPen(QColor(40, 90, 200), 1))
             p.drawPath(path)

@@ -147,9 +147,7 @@ def _kernel(n, t0, prev, queues, offsets, dils, emb, w_gate, gate_bias, local, h
 
 if HAVE_NUMBA:
     _tanh = numba.njit(inline="always", fastmath=True)(_tanh)
-    # nogil=False: with the GIL released, a generation running beside the tab's plot updates crashed the
-    # app (a refcount error, reproduced 3 times in 4 here; never with the GIL held), so chunks stay short instead
-    _kernel = numba.njit(cache=True, fastmath=True, nogil=False)(_kernel)
+    _kernel = numba.njit(cache=True, fastmath=True, nogil=True)(_kernel)  # the GUI thread runs meanwhile
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
