@@ -115,7 +115,8 @@ def cmd_train(args) -> None:
         "world_size": 1,
         "checkpoint": args.out,
         "valid": final.metrics,
-        "images_per_s": final.items_per_s,
+        "images_per_s": final.items_per_s,  # the name is kept for DRAW; it counts item_unit
+        "item_unit": cls.item_unit,
     }
     if args.out and args.keep_best and Path(args.out).is_file():
         engine.load(args.out)  # report the best checkpoint, not the last step

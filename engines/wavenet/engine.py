@@ -353,7 +353,7 @@ class _TorchGenerator:
         for _ in range(n):
             y_t = None if self.y is None else self.y[:, :, self.t]
             logits = self.model.step(self.prev, self.state, self.t, self.h, y_t)
-            probs = torch.softmax(logits / max(temperature, 1e-3), dim=-1)
+            probs = torch.softmax(logits / max(temperature, 1e-5), dim=-1)  # as the fused kernel
             self.prev = torch.multinomial(probs, 1, generator=self.gen)[:, 0]
             out.append(self.prev)
             self.t += 1
