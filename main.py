@@ -48,10 +48,19 @@ def main(argv=None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Generative Models Playground")
+    try:
+        return _run(args, app)
+    finally:
+        from app.worker import Worker
+
+        Worker.cancel_all_and_wait(5000)  # never tear Python down under a running worker thread
+
+
+def _run(args, app) -> int:
+    from app.main_window import MainWindow
+
     window = MainWindow()
     if args.tab:
         try:
@@ -87,11 +96,7 @@ def main(argv=None) -> int:
     else:
         window.resize(1400, 860)
         window.show()
-    code = app.exec()
-    from app.worker import Worker
-
-    Worker.cancel_all_and_wait(5000)  # never tear Python down under a running worker thread
-    return code
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -31,11 +31,13 @@ from app.audio import AudioPlayer, audio_problem
 from app.stack_diagram import StackDiagram
 from app.tabs.base import ModelTab
 from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
+from app.worker import Worker
 from engines.cancel import is_cancelled
 from engines.checkpoint import CheckpointError
 from engines.data.audio import VOICES, AudioDataError, load_clip, mu_decode, write_wav
 from engines.resources import ResourceError, resource_path
 from engines.wavenet import WaveChunk, WaveNetEngine
+from engines.wavenet.fused import warm_up
 
 SHIPPED_MODELS = {"wavenet-speech": "Speech + music, 6 voices (shipped)"}
 WAVE_SECONDS = 2.0  # the scrolling waveform's window
@@ -90,6 +92,12 @@ class WaveNetTab(ModelTab):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._redraw)
         self.timer.start(50)
+        self._warm = Worker(warm_up, name="compile generation kernel")  # not start_job: nothing cancels it
+        self._warm.finished.connect(
+            lambda: self.run_label.text().startswith("Preparing") and self.run_label.setText("")
+        )
+        self.run_label.setText("Preparing the generation kernel (first launch only)…")
+        self._warm.start()
 
     def about_markdown(self) -> str:
         legend = (

@@ -154,6 +154,20 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().float().cpu().numpy())
 
 
+def warm_up() -> None:
+    """Compile the kernel (numba caches it on disk, so only a fresh install pays the few seconds):
+    the compiled code depends on the argument types only, so a two-layer model will do."""
+    if not HAVE_NUMBA:
+        return
+    from engines.wavenet.model import WaveNet, WaveNetConfig
+
+    tiny = WaveNetConfig(residual_channels=2, gate_channels=2, skip_channels=2, end_channels=2, layers_per_stack=2,
+                         stacks=1, n_speakers=1, speaker_dim=1, local_channels=1)  # fmt: skip
+    g = FusedGenerator(WaveNet(tiny), 1, speaker=[0], frames=np.zeros((1, 2), np.float32))
+    g.run(2)
+    g.teacher_forced_logits(np.zeros((1, 2), np.int64))
+
+
 class FusedGenerator:
     """Sampling state for ``batch`` streams of one :class:`WaveNet`: the layers' queues, the last
     sample and the time index. :meth:`run` advances every stream by ``n`` samples."""
