@@ -4,17 +4,27 @@ one current job at a time (a newer request cancels the older one and its late re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
+from app.widgets import add_and_select, ask_path_from_combo
 from app.worker import Worker
+from engines.checkpoint import CheckpointError
+from engines.resources import resource_path
 
 
 class ModelTab(QWidget):
+    """Also the model chooser every tab has: shipped checkpoints (``shipped_models``: resource name to
+    label), "Load checkpoint…", and models handed over by the training panel, engines loaded lazily."""
+
     title = "Model"
     engine_name = ""
+    engine_class: Any = None  # the Engine subclass this tab shows
+    shipped_models: dict[str, str] = {}
+    engine_device: str | None = None  # None: the best available
     error = Signal(str)  # shown by the main window (status bar + message)
     status = Signal(str)
 
@@ -22,6 +32,13 @@ class ModelTab(QWidget):
         super().__init__(parent)
         self._job: Worker | None = None
         self._job_id = 0
+        self.engines: dict[str, Any] = {}
+        self.model_box = QComboBox()
+        for key, label in self.shipped_models.items():
+            self.model_box.addItem(label, key)
+        self.model_box.addItem("Load checkpoint…", "__load__")
+        self._model_key = next(iter(self.shipped_models), None)  # the last real choice, restored on cancel
+        self.model_box.activated.connect(self._on_model_chosen)
         self.presenting = False
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.body = QWidget(self.splitter)
@@ -56,8 +73,50 @@ class ModelTab(QWidget):
         self.presenting = on
         self.about.setVisible(not on)
 
+    def on_model_changed(self) -> None:
+        """The chosen model changed (shipped, loaded or handed over): redraw, regenerate, ..."""
+
+    # -- models -----------------------------------------------------------------------------------
+    def engine(self, key: str | None = None) -> Any:
+        key = key or self.model_box.currentData()
+        if key not in self.engines:
+            self.engines[key] = self.engine_class.from_checkpoint(resource_path(key), device=self.engine_device)
+        return self.engines[key]
+
     def use_engine(self, engine: Any, label: str) -> None:
         """Show a model trained or loaded elsewhere (e.g. by the training panel)."""
+        key = f"session:{label}"
+        self.engines[key] = engine
+        add_and_select(self.model_box, label, key)
+        self._model_key = key
+        self.status.emit(f"{self.title} tab now uses '{label}'")
+        self.on_model_changed()
+
+    def _on_model_chosen(self, _index: int) -> None:
+        if self.model_box.currentData() == "__load__":
+            caption = f"Load a {self.title} checkpoint"
+            path = ask_path_from_combo(
+                self.model_box, self._model_key, self, caption, "Checkpoints (*.pt);;All files (*)"
+            )
+            if path:
+                self.load_checkpoint(path)
+            return
+        self._model_key = self.model_box.currentData()
+        self.on_model_changed()
+
+    def ask_load_checkpoint(self) -> None:
+        self.model_box.setCurrentIndex(self.model_box.findData("__load__"))
+        self._on_model_chosen(self.model_box.currentIndex())
+
+    def load_checkpoint(self, path: str) -> bool:
+        """Load a checkpoint file; a bad one is refused with a message and the current model stays."""
+        try:
+            engine = self.engine_class.from_checkpoint(path, device=self.engine_device)
+        except CheckpointError as e:
+            self.error.emit(f"Could not load checkpoint: {e}")
+            return False
+        self.use_engine(engine, Path(path).name)
+        return True
 
     def state(self) -> dict[str, Any]:
         return {}

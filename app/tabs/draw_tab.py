@@ -35,7 +35,7 @@ from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
 from engines.draw import DrawEngine, DrawFrame
-from engines.resources import ResourceError, resource_path
+from engines.resources import ResourceError
 
 SHIPPED_MODELS = {"draw-attention": "With attention (shipped)", "draw-no-attention": "Without attention (shipped)"}
 DATASETS = {"mnist": "MNIST test digits", "fashion": "Fashion-MNIST test images"}
@@ -59,14 +59,14 @@ class DrawTabState:
 class DrawTab(ModelTab):
     title = "DRAW"
     engine_name = "draw"
+    engine_class = DrawEngine
+    shipped_models = SHIPPED_MODELS
     frame_shown = Signal(int)  # the glimpse index now on screen
     run_finished = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.st = DrawTabState()
-        self.engines: dict[str, DrawEngine] = {}
-        self.model_labels = dict(SHIPPED_MODELS)
         self.user_sets: dict[str, ImageSplit] = {}
         self.frames: list[DrawFrame] = []
         self.t = -1
@@ -91,10 +91,6 @@ class DrawTab(ModelTab):
         self.mode_box = QComboBox()
         self.mode_box.addItem("Sample from the prior", "sample")
         self.mode_box.addItem("Reconstruct test images", "reconstruct")
-        self.model_box = QComboBox()
-        for key, label in self.model_labels.items():
-            self.model_box.addItem(label, key)
-        self.model_box.addItem("Load checkpoint…", "__load__")
         self.data_box = QComboBox()
         for key, label in DATASETS.items():
             self.data_box.addItem(label, key)
@@ -173,7 +169,6 @@ class DrawTab(ModelTab):
         self.body_layout.addLayout(transport)
 
         self.mode_box.currentIndexChanged.connect(self._on_params)
-        self.model_box.activated.connect(self._on_model_chosen)
         self.data_box.activated.connect(self._on_data_chosen)
         self.seed_box.valueChanged.connect(self._on_params)
         self.temp_box.valueChanged.connect(self._on_params)
@@ -241,40 +236,8 @@ class DrawTab(ModelTab):
         self.plot.setLabel("left", "KL of z_t (nats)" if recon else "ink added")
 
     # -- models and data ------------------------------------------------------------------------------
-    def engine(self, key: str | None = None) -> DrawEngine:
-        key = key or self.st.model
-        if key not in self.engines:
-            self.engines[key] = DrawEngine.from_checkpoint(resource_path(key))
-        return self.engines[key]
-
-    def use_engine(self, engine: DrawEngine, label: str) -> None:
-        key = f"session:{label}"
-        self.engines[key] = engine
-        add_and_select(self.model_box, label, key)
-        self.status.emit(f"DRAW tab now uses '{label}'")
-        self.generate()
-
-    def _on_model_chosen(self, _index: int) -> None:
-        if self.model_box.currentData() == "__load__":
-            filters = "Checkpoints (*.pt);;All files (*)"
-            path = ask_path_from_combo(self.model_box, self.st.model, self, "Load a DRAW checkpoint", filters)
-            if path:
-                self.load_checkpoint(path)
-            return
+    def on_model_changed(self) -> None:
         self._on_params()
-
-    def ask_load_checkpoint(self) -> None:
-        self.model_box.setCurrentIndex(self.model_box.findData("__load__"))
-        self._on_model_chosen(self.model_box.currentIndex())
-
-    def load_checkpoint(self, path: str) -> bool:
-        try:
-            engine = DrawEngine.from_checkpoint(path)
-        except CheckpointError as e:
-            self.error.emit(f"Could not load checkpoint: {e}")
-            return False
-        self.use_engine(engine, Path(path).name)
-        return True
 
     def _on_data_chosen(self, _index: int) -> None:
         if self.data_box.currentData() == "__folder__":

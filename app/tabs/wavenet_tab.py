@@ -35,7 +35,7 @@ from app.worker import Worker
 from engines.cancel import is_cancelled
 from engines.checkpoint import CheckpointError
 from engines.data.audio import VOICES, AudioDataError, load_clip, mu_decode, write_wav
-from engines.resources import ResourceError, resource_path
+from engines.resources import ResourceError
 from engines.wavenet import WaveChunk, WaveNetEngine
 from engines.wavenet.fused import warm_up
 
@@ -73,12 +73,14 @@ def spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
 class WaveNetTab(ModelTab):
     title = "WaveNet"
     engine_name = "wavenet"
+    engine_class = WaveNetEngine
+    shipped_models = SHIPPED_MODELS
+    engine_device = "cpu"  # the fused kernel generates on the CPU, faster than the torch step on a GPU
     run_finished = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.st = WaveNetTabState()
-        self.engines: dict[str, WaveNetEngine] = {}
         self.user_clips: dict[str, np.ndarray] = {}
         self.audio = np.zeros(0, np.float32)  # everything generated in the current run
         self.original = np.zeros(0, np.float32)  # the clip being resynthesised
@@ -117,10 +119,6 @@ class WaveNetTab(ModelTab):
         self.mode_box = QComboBox()
         self.mode_box.addItem("Generate freely", "generate")
         self.mode_box.addItem("Resynthesise a clip", "resynthesize")
-        self.model_box = QComboBox()
-        for key, label in SHIPPED_MODELS.items():
-            self.model_box.addItem(label, key)
-        self.model_box.addItem("Load checkpoint…", "__load__")
         self.voice_box = QComboBox()
         for i, (_, label, _) in enumerate(VOICES):
             self.voice_box.addItem(label, i)
@@ -222,7 +220,6 @@ class WaveNetTab(ModelTab):
         row.addLayout(plots, 1)
 
         self.mode_box.currentIndexChanged.connect(self._sync_mode_widgets)
-        self.model_box.activated.connect(self._on_model_chosen)
         self.clip_box.activated.connect(self._on_clip_chosen)
         self.volume_slider.valueChanged.connect(lambda v: setattr(self.player, "volume", v / 100))
         self.generate_btn.clicked.connect(self.generate)
@@ -275,42 +272,13 @@ class WaveNetTab(ModelTab):
             self.run_demo_blocking()
 
     # -- models and clips ---------------------------------------------------------------------------
-    def engine(self, key: str | None = None) -> WaveNetEngine:
-        key = key or self.model_box.currentData()
-        if key not in self.engines:
-            self.engines[key] = WaveNetEngine.from_checkpoint(resource_path(key), device="cpu")
-        return self.engines[key]
-
     def use_engine(self, engine: WaveNetEngine, label: str) -> None:
-        key = f"session:{label}"
-        engine.model.cpu()
+        engine.model.cpu()  # generation runs the fused CPU kernel
         engine.device = engine.model.embed.weight.device
-        self.engines[key] = engine
-        add_and_select(self.model_box, label, key)
+        super().use_engine(engine, label)
+
+    def on_model_changed(self) -> None:
         self._show_model_info()
-        self.status.emit(f"WaveNet tab now uses '{label}'")
-
-    def _on_model_chosen(self, _index: int) -> None:
-        if self.model_box.currentData() == "__load__":
-            path = ask_path_from_combo(self.model_box, self.st.model, self, "Load a WaveNet checkpoint",
-                                       "Checkpoints (*.pt);;All files (*)")  # fmt: skip
-            if path:
-                self.load_checkpoint(path)
-            return
-        self._show_model_info()
-
-    def ask_load_checkpoint(self) -> None:
-        self.model_box.setCurrentIndex(self.model_box.findData("__load__"))
-        self._on_model_chosen(self.model_box.currentIndex())
-
-    def load_checkpoint(self, path: str) -> bool:
-        try:
-            engine = WaveNetEngine.from_checkpoint(path, device="cpu")
-        except CheckpointError as e:
-            self.error.emit(f"Could not load checkpoint: {e}")
-            return False
-        self.use_engine(engine, Path(path).name)
-        return True
 
     def _show_model_info(self) -> None:
         try:

@@ -82,7 +82,7 @@ class WaveNetEngine(Engine):
                 end_channels=64,
                 n_speakers=voices,
                 local_channels=20,
-            ),  # fmt: skip
+            ),
             "tiny": WaveNetConfig(
                 layers_per_stack=5,
                 stacks=1,
@@ -93,7 +93,7 @@ class WaveNetEngine(Engine):
                 n_speakers=voices,
                 speaker_dim=4,
                 local_channels=20,
-            ),  # fmt: skip
+            ),
         }
 
     @classmethod
