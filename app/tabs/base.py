@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.widgets import add_and_select, ask_path_from_combo
 from app.worker import Worker
@@ -58,8 +67,21 @@ class ModelTab(QWidget):
         self.body_layout.setContentsMargins(0, 0, 0, 0)
 
     # -- to override ----------------------------------------------------------------------------
+    legend = ""  # what the tab's pictures show, appended to the model's About text
+
     def about_markdown(self) -> str:
-        return ""
+        about = self.engine_class.about() if self.engine_class is not None else ""
+        return about + (f"\n\n**In this tab.** {self.legend}" if self.legend else "")
+
+    def controls_row(self) -> tuple[QHBoxLayout, QFormLayout]:
+        """The body's main row with a "Controls" box (``self.controls``) at its left; returns the row
+        (add the views to it) and the box's form."""
+        row = QHBoxLayout()
+        self.body_layout.addLayout(row, 1)
+        self.controls = QGroupBox("Controls")
+        self.controls.setMaximumWidth(330)
+        row.addWidget(self.controls)
+        return row, QFormLayout(self.controls)
 
     def step_forward(self) -> None: ...
     def step_back(self) -> None: ...

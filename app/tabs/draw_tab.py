@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -61,6 +59,11 @@ class DrawTab(ModelTab):
     engine_name = "draw"
     engine_class = DrawEngine
     shipped_models = SHIPPED_MODELS
+    legend = (
+        "Red boxes: where each glimpse writes (eq. 29). Green boxes: where it "
+        "reads (eq. 27, reconstruction mode). Grey level: the canvas σ(c_t). The plot shows the KL "
+        "of each glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
+    )
     frame_shown = Signal(int)  # the glimpse index now on screen
     run_finished = Signal()
 
@@ -74,20 +77,9 @@ class DrawTab(ModelTab):
         self.timer.timeout.connect(self._tick)
         self._build()
 
-    def about_markdown(self) -> str:
-        legend = (
-            "\n\n**In this tab.** Red boxes: where each glimpse writes (eq. 29). Green boxes: where it "
-            "reads (eq. 27, reconstruction mode). Grey level: the canvas σ(c_t). The plot shows the KL "
-            "of each glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
-        )
-        return DrawEngine.about() + legend
-
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
-        row = QHBoxLayout()
-        self.body_layout.addLayout(row, 1)
-        self.controls = QGroupBox("Controls")
-        form = QFormLayout(self.controls)
+        row, form = self.controls_row()
         self.mode_box = QComboBox()
         self.mode_box.addItem("Sample from the prior", "sample")
         self.mode_box.addItem("Reconstruct test images", "reconstruct")
@@ -130,8 +122,6 @@ class DrawTab(ModelTab):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         form.addRow(self.model_info)
-        self.controls.setMaximumWidth(330)
-        row.addWidget(self.controls)
 
         grids = QVBoxLayout()
         pair = QHBoxLayout()

@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -75,6 +73,12 @@ class WaveNetTab(ModelTab):
     engine_name = "wavenet"
     engine_class = WaveNetEngine
     shipped_models = SHIPPED_MODELS
+    legend = (
+        "Top: the waveform as it is made (grey: the clip being resynthesised) and "
+        "its spectrogram. Bottom left: the model's 256-way μ-law distribution for the newest sample. "
+        "Bottom right: the dilated stack; the lit band of each layer is the part of its input the "
+        "newest output depends on, and the waveform under it is that receptive field's audio."
+    )
     engine_device = "cpu"  # the fused kernel generates on the CPU, faster than the torch step on a GPU
     run_finished = Signal()
 
@@ -101,21 +105,9 @@ class WaveNetTab(ModelTab):
         self.run_label.setText("Preparing the generation kernel (first launch only)…")
         self._warm.start()
 
-    def about_markdown(self) -> str:
-        legend = (
-            "\n\n**In this tab.** Top: the waveform as it is made (grey: the clip being resynthesised) and "
-            "its spectrogram. Bottom left: the model's 256-way μ-law distribution for the newest sample. "
-            "Bottom right: the dilated stack; the lit band of each layer is the part of its input the "
-            "newest output depends on, and the waveform under it is that receptive field's audio."
-        )
-        return WaveNetEngine.about() + legend
-
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
-        row = QHBoxLayout()
-        self.body_layout.addLayout(row, 1)
-        self.controls = QGroupBox("Controls")
-        form = QFormLayout(self.controls)
+        row, form = self.controls_row()
         self.mode_box = QComboBox()
         self.mode_box.addItem("Generate freely", "generate")
         self.mode_box.addItem("Resynthesise a clip", "resynthesize")
@@ -173,8 +165,6 @@ class WaveNetTab(ModelTab):
         form.addRow(self.audio_label)
         form.addRow(self.run_label)
         form.addRow(self.model_info)
-        self.controls.setMaximumWidth(330)
-        row.addWidget(self.controls)
 
         plots = QVBoxLayout()
         self.wave_plot = pg.PlotWidget(title="Waveform")
