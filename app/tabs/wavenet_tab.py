@@ -464,7 +464,7 @@ class WaveNetTab(ModelTab):
         self.prob_bars.setOpts(height=self.probs)
         self.prob_plot.setYRange(0, max(0.02, float(self.probs.max()) * 1.1), padding=0)
         self.diagram.set_context(a, n)
-        rt = f" · {self.speed:.1f}x real time" if self.speed else ""
+        rt = f" · generator {self.speed:.1f}x real time" if self.speed else ""
         self.run_label.setText(
             f"{n / rate:.2f} s of {self.total / rate:.2f} s made{rt} · underflows: {self.player.underflows}"
         )
@@ -477,7 +477,7 @@ class WaveNetTab(ModelTab):
         if self.player.active:
             n = len(self.audio) / rate
             self.run_label.setText(
-                f"{n:.2f} s of {self.total / rate:.2f} s made · {self.speed:.1f}x real time · "
+                f"{n:.2f} s of {self.total / rate:.2f} s made · generator {self.speed:.1f}x real time · "
                 f"playing {self.player.played / rate:.1f} s · underflows: {self.player.underflows}"
             )
 

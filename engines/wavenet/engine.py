@@ -40,7 +40,7 @@ class WaveChunk:
     q: np.ndarray  # (n,) μ-law classes
     audio: np.ndarray  # (n,) float32 in [-1, 1]
     probs: np.ndarray  # (classes,) the predictive distribution of the chunk's last sample
-    elapsed: float  # seconds of compute so far
+    elapsed: float  # seconds spent computing so far (not waiting for the consumer)
 
 
 def frames_for(audio: np.ndarray, cfg: WaveNetConfig) -> np.ndarray:
@@ -264,13 +264,15 @@ class WaveNetEngine(Engine):
         if frames is not None:
             n = min(n, (frames.shape[-1] - 1) * cfg.hop + cfg.hop)
         gen = self._generator(1, None if voice is None else [voice], frames, seed)
-        t, t0 = 0, time.perf_counter()
+        t, busy = 0, 0.0
         while t < n:
             check_cancelled()
             k = min(chunk, n - t)
+            t0 = time.perf_counter()
             q = gen.run(k, temperature)[0]
+            busy += time.perf_counter() - t0  # compute only: a consumer may pace us (streaming)
             t += k
-            yield WaveChunk(t - k, n, q, mu_decode(q), gen.last_probs[0, 0].copy(), time.perf_counter() - t0)
+            yield WaveChunk(t - k, n, q, mu_decode(q), gen.last_probs[0, 0].copy(), busy)
 
     def resynthesize(self, audio: np.ndarray, voice: int | None = 0, temperature: float = 1.0, seed: int = 0,
                      chunk: int = 400) -> Iterator[WaveChunk]:  # fmt: skip
