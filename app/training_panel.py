@@ -87,6 +87,9 @@ class TrainingPanel(QWidget):
         self.lr_box.setRange(1e-5, 1.0)
         self.lr_box.setSingleStep(1e-4)
         self.lr_box.setValue(1e-3)
+        self.sched_box = QComboBox()
+        self.sched_box.addItem("constant", "constant")
+        self.sched_box.addItem("cosine, down to a tenth", "cosine")
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.eval_box = QSpinBox()
@@ -100,6 +103,7 @@ class TrainingPanel(QWidget):
         form.addRow("Steps", self.steps_box)
         form.addRow("Batch size", self.batch_box)
         form.addRow("Learning rate", self.lr_box)
+        form.addRow("LR schedule", self.sched_box)
         form.addRow("Seed", self.seed_box)
         form.addRow("Validate every", self.eval_box)
         self.start_btn = QPushButton("Start")
@@ -187,7 +191,7 @@ class TrainingPanel(QWidget):
         self.pause_btn.setEnabled(running)
         self.stop_btn.setEnabled(running)
         for w in (self.model_box, self.preset_box, self.data_box, self.init_box, self.steps_box,
-                  self.batch_box, self.lr_box, self.seed_box, self.eval_box):  # fmt: skip
+                  self.batch_box, self.lr_box, self.sched_box, self.seed_box, self.eval_box):  # fmt: skip
             w.setEnabled(not running)
         self.save_btn.setEnabled(self.engine is not None and (not running or self.is_paused))
         self.pause_btn.setText("Resume" if self.is_paused else "Pause")
@@ -236,6 +240,7 @@ class TrainingPanel(QWidget):
         cfg = TrainConfig(
             steps=self.steps_box.value(), batch_size=self.batch_box.value(), lr=self.lr_box.value(),
             seed=self.seed_box.value(), eval_every=self.eval_box.value(), checkpoint=str(self.autosave_path),
+            lr_schedule=self.sched_box.currentData(),
         )  # fmt: skip
         self.engine = engine
         return Trainer(engine, train, cfg, valid)

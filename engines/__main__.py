@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch-size", type=int, default=None, help="default: the model's own (64 images, 8 audio crops)")
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: from --lr down to a tenth of it over the run")  # fmt: skip
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=0)
     t.add_argument("--keep-best", action="store_true", help="checkpoint only when validation improves")
@@ -96,7 +98,7 @@ def cmd_train(args) -> None:
     train, valid, test = cls.load_data(dataset)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
-        checkpoint=args.out, half=args.half, keep_best=args.keep_best,
+        checkpoint=args.out, half=args.half, keep_best=args.keep_best, lr_schedule=args.lr_schedule,
     )  # fmt: skip
     engine.meta.update({"dataset": dataset, "preset": args.preset, "init": args.init})
     bar = ProgressBar(cfg.steps, f"train {args.name}", enabled=sys.stderr.isatty() or not args.json)

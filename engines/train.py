@@ -32,6 +32,16 @@ class TrainConfig:
     checkpoint: str | None = None  # written (atomically) after each validation pass and at the end
     half: bool = False  # store the checkpoint in fp16
     keep_best: bool = False  # write the checkpoint only when the validation metric improves
+    lr_schedule: str = "constant"  # or "cosine": from lr down to lr / 10 over the run
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate for optimiser step ``step`` (0-based)."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        if self.lr_schedule == "cosine":
+            frac = min(1.0, step / max(1, self.steps - 1))
+            return self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        raise ValueError(f"unknown learning-rate schedule '{self.lr_schedule}' (choose from: constant, cosine)")
 
 
 @dataclass
@@ -81,6 +91,8 @@ class Trainer:
         seen = 0
         while self.step < cfg.steps:
             batch = next(batches)
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr_at(self.step)
             metrics = self.engine.train_step(batch, self.optimizer, cfg.grad_clip)
             if not math.isfinite(metrics["loss"]):
                 raise FloatingPointError(f"training diverged at step {self.step + 1} (loss is {metrics['loss']})")

@@ -241,3 +241,15 @@ def test_cancel_reaches_inside_forward_and_backward():
         use_token(None)
     assert all(torch.equal(before[k], v) for k, v in eng.model.state_dict().items())
     eng.train_step(x, opt)  # without a token nothing is checked
+
+
+def test_cosine_schedule_runs_from_lr_to_a_tenth():
+    from engines.train import TrainConfig
+
+    cfg = TrainConfig(steps=101, lr=1e-3, lr_schedule="cosine")
+    lrs = [cfg.lr_at(s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[50] == pytest.approx(5.5e-4) and lrs[100] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert TrainConfig(lr=2e-3).lr_at(77) == 2e-3
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(lr_schedule="warp").lr_at(0)
