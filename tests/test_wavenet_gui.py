@@ -146,3 +146,22 @@ def test_long_generation_beside_live_plots_runs_to_the_end(tab, qtbot):
     with qtbot.waitSignal(tab.run_finished, timeout=60000):
         tab.generate()
     assert len(tab.audio) == 40000 and len(redraws) > 5
+
+
+def test_save_dialogs_report_success_and_failure(tab, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    target = tmp_path / "mine.wav"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    errors, statuses = [], []
+    tab.error.connect(errors.append)
+    tab.status.connect(statuses.append)
+    tab.audio = np.zeros(0, np.float32)
+    tab.ask_save_wav()  # nothing generated yet: refused with a reason, nothing written
+    assert errors == ["Could not save: nothing generated yet"] and not target.exists()
+    tab.run_demo_blocking(0.3)
+    tab.ask_save_wav()
+    assert statuses[-1] == f"Saved {target}" and len(read_wav(target)[0]) == 2400
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))  # cancelled
+    tab.ask_export_png()
+    assert len(statuses) == 1 and len(errors) == 1

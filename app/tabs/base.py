@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -72,6 +73,19 @@ class ModelTab(QWidget):
     def about_markdown(self) -> str:
         about = self.engine_class.about() if self.engine_class is not None else ""
         return about + (f"\n\n**In this tab.** {self.legend}" if self.legend else "")
+
+    def ask_save(self, caption: str, name: str, filters: str, save) -> None:
+        """Ask where to save, call ``save(path)``; report success in the status bar (``save`` may return
+        the message) and a failure (OSError, ValueError) as an error message."""
+        path, _ = QFileDialog.getSaveFileName(self, caption, name, filters)
+        if not path:
+            return
+        try:
+            said = save(path)
+        except (OSError, ValueError) as e:
+            self.error.emit(f"Could not save: {e}")
+            return
+        self.status.emit(said if isinstance(said, str) else f"Saved {path}")
 
     def controls_row(self) -> tuple[QHBoxLayout, QFormLayout]:
         """The body's main row with a "Controls" box (``self.controls``) at its left; returns the row

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -469,22 +468,12 @@ class DrawTab(ModelTab):
         return len(frames)
 
     def ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "draw.png", "PNG (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-                self.status.emit(f"Saved {path}")
-            except OSError as e:
-                self.error.emit(str(e))
+        self.ask_save("Export grid", "draw.png", "PNG (*.png)", self.export_png)
 
     def ask_export_gif(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export animation", "draw.gif", "GIF (*.gif)")
-        if path:
-            try:
-                n = self.export_gif(path)
-                self.status.emit(f"Saved {n} frames to {path}")
-            except (OSError, ValueError) as e:
-                self.error.emit(str(e))
+        self.ask_save(
+            "Export animation", "draw.gif", "GIF (*.gif)", lambda p: f"Saved {self.export_gif(p)} frames to {p}"
+        )
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -488,26 +487,14 @@ class WaveNetTab(ModelTab):
         write_wav(path, self.audio, self.engine().config.sample_rate)
 
     def ask_save_wav(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save audio", "wavenet.wav", "WAV (*.wav)")
-        if path:
-            try:
-                self.save_wav(path)
-                self.status.emit(f"Saved {path}")
-            except (OSError, ValueError) as e:
-                self.error.emit(f"Could not save: {e}")
+        self.ask_save("Save audio", "wavenet.wav", "WAV (*.wav)", self.save_wav)
 
     def export_png(self, path: str | Path) -> None:
         if not self.grab().save(str(path)):
             raise OSError(f"could not write {path}")
 
     def ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "wavenet.png", "PNG (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-                self.status.emit(f"Saved {path}")
-            except OSError as e:
-                self.error.emit(str(e))
+        self.ask_save("Export picture", "wavenet.png", "PNG (*.png)", self.export_png)
 
     def play_pause(self) -> None:
         if self.busy or self.player.active:
