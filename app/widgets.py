@@ -33,3 +33,6 @@ def scale_plot_fonts(plot: pg.PlotWidget, font: QFont) -> None:
         axis = plot.getAxis(name)
         axis.setStyle(tickFont=font)
         axis.label.setFont(font)
+    title = plot.plotItem.titleLabel
+    if title.text:
+        title.setText(title.text, size=f"{max(font.pointSizeF(), 9.0):.0f}pt")
