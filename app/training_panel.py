@@ -253,10 +253,7 @@ class TrainingPanel(QWidget):
         except (ResourceError, CheckpointError, ValueError, OSError) as e:  # ImageDataError is a ValueError
             self.error.emit(f"Training: {e}")
             return
-        self.history = {}
-        self.valid_history = []
-        self.last_vector = []
-        self._reset_curves()
+        self._reset_run_views()
         self.run_count += 1
         self.worker = Worker(trainer.run, name="train")
         self.worker.yielded.connect(self._on_event)
@@ -269,7 +266,9 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.status.emit("Training started")
 
-    def _reset_curves(self) -> None:
+    def _reset_run_views(self) -> None:
+        """Forget the previous run's points and curves (the title names the new run's engine's unit)."""
+        self.history, self.valid_history, self.last_vector = {}, [], []
         for curve in self.curves.values():
             self.loss_plot.removeItem(curve)
         self.curves = {}
@@ -288,8 +287,7 @@ class TrainingPanel(QWidget):
         batch = 32 if ENGINES[self.model_box.currentData()].default_batch_size >= 32 else 4
         self.configure(preset="tiny", init=None, steps=steps, batch=batch, eval_every=20)
         trainer = self._make_trainer()
-        self.history, self.valid_history, self.last_vector = {}, [], []
-        self._reset_curves()
+        self._reset_run_views()
         self.progress.setRange(0, steps)
         for ev in trainer.run():
             self._on_event(ev)

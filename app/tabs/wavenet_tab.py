@@ -85,6 +85,7 @@ class WaveNetTab(ModelTab):
         super().__init__(parent)
         self.st = WaveNetTabState()
         self.user_clips: dict[str, np.ndarray] = {}
+        self._test_split = None  # the shipped test recordings, loaded when a test clip is first used
         self.audio = np.zeros(0, np.float32)  # everything generated in the current run
         self.original = np.zeros(0, np.float32)  # the clip being resynthesised
         self.probs = np.zeros(256, np.float32)
@@ -98,9 +99,7 @@ class WaveNetTab(ModelTab):
         self.timer.timeout.connect(self._redraw)
         self.timer.start(50)
         self._warm = Worker(warm_up, name="compile generation kernel")  # not start_job: nothing cancels it
-        self._warm.finished.connect(
-            lambda: self.run_label.text().startswith("Preparing") and self.run_label.setText("")
-        )
+        self._warm.finished.connect(self._on_warm)  # a bound slot: Qt drops it if the tab is gone first
         self.run_label.setText("Preparing the generation kernel (first launch only)…")
         self._warm.start()
 
@@ -174,21 +173,9 @@ class WaveNetTab(ModelTab):
         self.wave_curve = self.wave_plot.plot([], [], pen=pg.mkPen((40, 90, 200), width=1))
         self.play_head = pg.InfiniteLine(angle=90, pen=pg.mkPen((220, 40, 40), width=2))
         self.wave_plot.addItem(self.play_head)
-        self.spec_plot = pg.PlotWidget(title="Spectrogram")
-        self.spec_plot.setMouseEnabled(False, False)
-        self.spec_plot.setLabel("left", "Hz")
+        self.spec_plot, self.spec_image = self._spectrogram_plot("Spectrogram")
         self.spec_plot.setLabel("bottom", "time (s)")
-        self.spec_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.spec_image = pg.ImageItem()
-        self.spec_image.setColorMap(pg.colormap.get("viridis"))
-        self.spec_plot.addItem(self.spec_image)
-        self.orig_spec_plot = pg.PlotWidget(title="Spectrogram of the original clip")
-        self.orig_spec_plot.setMouseEnabled(False, False)
-        self.orig_spec_plot.setLabel("left", "Hz")
-        self.orig_spec_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.orig_spec_image = pg.ImageItem()
-        self.orig_spec_image.setColorMap(pg.colormap.get("viridis"))
-        self.orig_spec_plot.addItem(self.orig_spec_image)
+        self.orig_spec_plot, self.orig_spec_image = self._spectrogram_plot("Spectrogram of the original clip")
         plots.addWidget(self.wave_plot, 2)
         plots.addWidget(self.orig_spec_plot, 2)
         plots.addWidget(self.spec_plot, 2)
@@ -219,6 +206,29 @@ class WaveNetTab(ModelTab):
         self.audio_label.setText(f"Audio: {self.problem}" if self.problem else "Audio: default output device")
         self._sync_mode_widgets()
         self._show_model_info()
+
+    @staticmethod
+    def _spectrogram_plot(title: str) -> tuple[pg.PlotWidget, pg.ImageItem]:
+        plot = pg.PlotWidget(title=title)
+        plot.setMouseEnabled(False, False)
+        plot.setLabel("left", "Hz")
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        image = pg.ImageItem()
+        image.setColorMap(pg.colormap.get("viridis"))
+        plot.addItem(image)
+        return plot, image
+
+    @staticmethod
+    def _show_spectrogram(plot, image, spec: np.ndarray, start: int, rate: int, top: float) -> None:
+        """``spec`` (from :func:`spectrogram`) of audio starting at sample ``start``, over a 70 dB range."""
+        image.setImage(spec, autoLevels=False, levels=(top - 70, top))
+        image.setRect(start / rate, 0, len(spec) * 64 / rate, rate / 2)
+        plot.setXRange(start / rate, start / rate + SPEC_SECONDS, padding=0)
+        plot.setYRange(0, rate / 2, padding=0)
+
+    def _on_warm(self) -> None:
+        if self.run_label.text().startswith("Preparing"):
+            self.run_label.setText("")
 
     def _sync_mode_widgets(self, *_) -> None:
         resyn = self.mode_box.currentData() == "resynthesize"
@@ -314,8 +324,9 @@ class WaveNetTab(ModelTab):
         if key in self.user_clips:
             return self.user_clips[key]
         voice = int(key.split(":")[1])
-        _, _, test = WaveNetEngine.load_data("speech8k")
-        seg = max(test.of_voice(voice).segments, key=len)  # the longest test prompt of that voice
+        if self._test_split is None:  # read (and sha-checked) once, not on every run
+            self._test_split = WaveNetEngine.load_data("speech8k")[2]
+        seg = max(self._test_split.of_voice(voice).segments, key=len)  # the longest test prompt of that voice
         return mu_decode(seg[: int(4 * self.engine().config.sample_rate)])
 
     # -- running ------------------------------------------------------------------------------------
@@ -435,7 +446,7 @@ class WaveNetTab(ModelTab):
             return
         self._dirty = False
         self._collect()
-        rate = self.engine().config.sample_rate if self.engines else 8000
+        rate = self._rate()
         a = self.audio
         n = len(a)
         if self.player.active and self.busy:  # streaming: scroll with what is being heard
@@ -450,35 +461,30 @@ class WaveNetTab(ModelTab):
         s0 = max(0, n - int(SPEC_SECONDS * rate))
         spec = spectrogram(a[s0:])
         top = float(np.percentile(spec, 99.5)) if spec.size > 1 else 0.0
-        self.spec_image.setImage(spec, autoLevels=False, levels=(top - 70, top))  # a 70 dB range
-        self.spec_image.setRect(s0 / rate, 0, len(spec) * 64 / rate, rate / 2)
-        self.spec_plot.setXRange(s0 / rate, s0 / rate + SPEC_SECONDS, padding=0)
-        self.spec_plot.setYRange(0, rate / 2, padding=0)
+        self._show_spectrogram(self.spec_plot, self.spec_image, spec, s0, rate, top)
         if len(self.original) and self.orig_spec_plot.isVisible():  # the same window of the original
             o_spec = spectrogram(self.original[s0:n])
-            self.orig_spec_image.setImage(o_spec, autoLevels=False, levels=(top - 70, top))
-            self.orig_spec_image.setRect(s0 / rate, 0, len(o_spec) * 64 / rate, rate / 2)
-            self.orig_spec_plot.setXRange(s0 / rate, s0 / rate + SPEC_SECONDS, padding=0)
-            self.orig_spec_plot.setYRange(0, rate / 2, padding=0)
+            self._show_spectrogram(self.orig_spec_plot, self.orig_spec_image, o_spec, s0, rate, top)
         self.prob_bars.setOpts(height=self.probs)
         self.prob_plot.setYRange(0, max(0.02, float(self.probs.max()) * 1.1), padding=0)
         self.diagram.set_context(a, n)
-        rt = f" · generator {self.speed:.1f}x real time" if self.speed else ""
-        self.run_label.setText(
-            f"{n / rate:.2f} s of {self.total / rate:.2f} s made{rt} · underflows: {self.player.underflows}"
-        )
         self._update_play_head()
 
+    def _rate(self) -> int:
+        return self.engine().config.sample_rate if self.engines else 8000
+
     def _update_play_head(self) -> None:
-        rate = self.player.rate
-        self.play_head.setValue(self.player.played / rate)
+        """The play head and the status line (what is made, how fast, what is playing, underflows)."""
+        self.play_head.setValue(self.player.played / self.player.rate)
         self.play_head.setVisible(self.player.active)
+        rate = self._rate()
+        parts = [f"{len(self.audio) / rate:.2f} s of {self.total / rate:.2f} s made"]
+        if self.speed:
+            parts.append(f"generator {self.speed:.1f}x real time")
         if self.player.active:
-            n = len(self.audio) / rate
-            self.run_label.setText(
-                f"{n:.2f} s of {self.total / rate:.2f} s made · generator {self.speed:.1f}x real time · "
-                f"playing {self.player.played / rate:.1f} s · underflows: {self.player.underflows}"
-            )
+            parts.append(f"playing {self.player.played / rate:.1f} s")
+        parts.append(f"underflows: {self.player.underflows}")
+        self.run_label.setText(" · ".join(parts))
 
     # -- export and presentation ----------------------------------------------------------------------
     def save_wav(self, path: str | Path) -> None:

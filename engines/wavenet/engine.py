@@ -117,13 +117,15 @@ class WaveNetEngine(Engine):
         return int(batch["q"].numel())
 
     def _frames(self, split: AudioSplit) -> list[np.ndarray]:
-        key = id(split)
-        cache = self.__dict__.setdefault("_frame_cache", {})
-        if key not in cache:
-            cache.clear()
-            cache[key] = (split, [frames_for(mu_decode(s), self.config) if self.config.local_channels else None
-                                  for s in split.segments])  # fmt: skip
-        return cache[key][1]
+        """Log-mel frames of every segment, computed once for the split being trained on."""
+        cached = getattr(self, "_frame_cache", None)
+        if cached is None or cached[0] is not split:
+            local = self.config.local_channels
+            self._frame_cache = (
+                split,
+                [frames_for(mu_decode(s), self.config) if local else None for s in split.segments],
+            )
+        return self._frame_cache[1]
 
     def batches(self, data: AudioSplit, batch_size: int, rng: np.random.Generator) -> Iterator[dict]:
         """Endless random crops of ``WINDOW`` samples (segments drawn in proportion to their length),
