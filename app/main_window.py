@@ -10,12 +10,13 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QT
 
 from app.tabs.base import ModelTab
 from app.tabs.draw_tab import DrawTab
+from app.tabs.sentences_tab import SentencesTab
 from app.tabs.wavenet_tab import WaveNetTab
 from app.training_panel import TrainingPanel
 from app.worker import Worker
 from engines.device import describe, pick_device
 
-TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab]
+TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab, SentencesTab]
 PRESENTATION_FONT_SCALE = 1.6
 
 

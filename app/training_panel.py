@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -106,6 +106,10 @@ class TrainingPanel(QWidget):
         form.addRow("LR schedule", self.sched_box)
         form.addRow("Seed", self.seed_box)
         form.addRow("Validate every", self.eval_box)
+        self.options_box = QGroupBox("Model options")  # the engine's train_options, e.g. KL annealing
+        self.options_form = QFormLayout(self.options_box)
+        self.option_widgets: dict[str, QWidget] = {}
+        form.addRow(self.options_box)
         self.start_btn = QPushButton("Start")
         self.pause_btn = QPushButton("Pause")
         self.stop_btn = QPushButton("Stop")
@@ -141,11 +145,22 @@ class TrainingPanel(QWidget):
         self.vec_plot.getAxis("left").enableAutoSIPrefix(False)
         self.vec_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 90, 30))
         self.vec_plot.addItem(self.vec_bars)
+        self.sched_plot = pg.PlotWidget(title="Schedule (dashed: planned)")
+        self.sched_plot.setLabel("bottom", "step")
+        self.sched_plot.setYRange(0, 1.05)
+        self.sched_plot.addLegend(offset=(-10, 10))
+        self.sched_curves: dict[str, pg.PlotDataItem] = {}
+        self.sched_preview = self.sched_plot.plot(
+            [], [], pen=pg.mkPen((150, 60, 180), width=1.5, style=Qt.PenStyle.DashLine)
+        )
         plots.addWidget(self.loss_plot, 3)
         plots.addWidget(self.vec_plot, 2)
+        plots.addWidget(self.sched_plot, 2)
         row.addLayout(plots, 1)
 
         self.model_box.currentIndexChanged.connect(self._on_model)
+        self.preset_box.currentIndexChanged.connect(self._on_preset)
+        self.steps_box.valueChanged.connect(self._preview_schedule)
         self.data_box.activated.connect(self._on_data_chosen)
         self.start_btn.clicked.connect(self.start)
         self.pause_btn.clicked.connect(self.toggle_pause)
@@ -157,6 +172,8 @@ class TrainingPanel(QWidget):
     def _on_model(self, *_):
         cls = ENGINES[self.model_box.currentData()]
         self.vec_plot.setVisible(bool(cls.metric_labels))  # per-step vectors, e.g. DRAW's KL per glimpse
+        self.sched_plot.setVisible(bool(cls.schedule_terms))
+        self._build_options(cls)
         self.batch_box.setValue(cls.default_batch_size)
         self.preset_box.clear()
         for name in cls.presets():
@@ -171,6 +188,64 @@ class TrainingPanel(QWidget):
         self.init_box.addItem("scratch (the chosen config)", None)
         for res in getattr(cls, "shipped", {}):
             self.init_box.addItem(f"fine-tune shipped '{res}'", res)
+
+    def _build_options(self, cls) -> None:
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.option_widgets = {}
+        for name, (label, spec) in cls.train_options.items():
+            if all(isinstance(v, str) for v in spec):
+                w = QComboBox()
+                for v in spec:
+                    w.addItem(v, v)
+                w.currentIndexChanged.connect(self._preview_schedule)
+            elif isinstance(spec[0], float):
+                w = QDoubleSpinBox()
+                w.setRange(*spec)
+                w.setSingleStep(0.05)
+                w.valueChanged.connect(self._preview_schedule)
+            else:
+                w = QSpinBox()
+                w.setRange(*spec)
+                w.setSingleStep(500)
+                w.valueChanged.connect(self._preview_schedule)
+            self.options_form.addRow(label, w)
+            self.option_widgets[name] = w
+        self.options_box.setVisible(bool(self.option_widgets))
+
+    def _on_preset(self, *_) -> None:
+        """Show the chosen config's values of the model options."""
+        cls = ENGINES[self.model_box.currentData()]
+        config = cls.presets().get(self.preset_box.currentData())
+        if config is None:
+            return
+        for name, w in self.option_widgets.items():
+            value = getattr(config, name)
+            w.blockSignals(True)
+            w.setCurrentIndex(w.findData(value)) if isinstance(w, QComboBox) else w.setValue(value)
+            w.blockSignals(False)
+        self._preview_schedule()
+
+    def option_values(self) -> dict[str, Any]:
+        return {n: w.currentData() if isinstance(w, QComboBox) else w.value() for n, w in self.option_widgets.items()}
+
+    def _planned_config(self):
+        cls = ENGINES[self.model_box.currentData()]
+        config = cls.presets().get(self.preset_box.currentData())
+        if config is None:
+            return cls, None
+        for name, value in self.option_values().items():
+            setattr(config, name, value)
+        return cls, config
+
+    def _preview_schedule(self, *_) -> None:
+        cls, config = self._planned_config()
+        if config is None or not cls.schedule_terms:
+            self.sched_preview.setData([], [])
+            return
+        pts = cls.schedules(config, self.steps_box.value()).get(cls.schedule_terms[0], [])
+        xs, ys = (np.array(v) for v in zip(*pts)) if pts else ([], [])
+        self.sched_preview.setData(xs, ys)
 
     def _on_data_chosen(self, _index: int) -> None:
         choice = self.data_box.currentData()
@@ -190,8 +265,8 @@ class TrainingPanel(QWidget):
         self.start_btn.setEnabled(not running)
         self.pause_btn.setEnabled(running)
         self.stop_btn.setEnabled(running)
-        for w in (self.model_box, self.preset_box, self.data_box, self.init_box, self.steps_box,
-                  self.batch_box, self.lr_box, self.sched_box, self.seed_box, self.eval_box):  # fmt: skip
+        for w in (self.model_box, self.preset_box, self.data_box, self.init_box, self.steps_box, self.batch_box,
+                  self.lr_box, self.sched_box, self.seed_box, self.eval_box, self.options_box):  # fmt: skip
             w.setEnabled(not running)
         self.save_btn.setEnabled(self.engine is not None and (not running or self.is_paused))
         self.pause_btn.setText("Resume" if self.is_paused else "Pause")
@@ -209,7 +284,8 @@ class TrainingPanel(QWidget):
 
     # -- running ------------------------------------------------------------------------------------
     def configure(self, **values: Any) -> None:
-        """Set fields from code (scripts, tests): model, preset, dataset, init, steps, batch, lr, seed, eval_every."""
+        """Set fields from code (scripts, tests): model, preset, dataset, init, steps, batch, lr, seed, eval_every,
+        options (a dict of the engine's train_options)."""
         boxes = {"model": self.model_box, "preset": self.preset_box, "dataset": self.data_box, "init": self.init_box}
         spins = {"steps": self.steps_box, "batch": self.batch_box, "lr": self.lr_box, "seed": self.seed_box,
                  "eval_every": self.eval_box}  # fmt: skip
@@ -222,6 +298,11 @@ class TrainingPanel(QWidget):
         for key, box in spins.items():
             if key in values:
                 box.setValue(values[key])
+        for name, value in values.get("options", {}).items():  # the engine's train_options
+            w = self.option_widgets.get(name)
+            if w is None:
+                raise ValueError(f"no model option '{name}'")
+            w.setCurrentIndex(w.findData(value)) if isinstance(w, QComboBox) else w.setValue(value)
 
     def _make_trainer(self) -> Trainer:
         name = self.model_box.currentData()
@@ -231,6 +312,8 @@ class TrainingPanel(QWidget):
             engine = cls.from_checkpoint(resource_path(init), device=None)
         else:
             engine = cls(cls.presets()[self.preset_box.currentData()])
+        for name, value in self.option_values().items():  # options never change the architecture
+            setattr(engine.config, name, value)
         dataset = self.data_box.currentData()
         train, valid, _ = cls.load_data(dataset)
         engine.meta.update({"dataset": dataset, "init": init, "preset": self.preset_box.currentData()})
@@ -272,6 +355,9 @@ class TrainingPanel(QWidget):
         for curve in self.curves.values():
             self.loss_plot.removeItem(curve)
         self.curves = {}
+        for curve in self.sched_curves.values():
+            self.sched_plot.removeItem(curve)
+        self.sched_curves = {}
         self.loss_plot.setTitle(f"Training loss terms ({self.engine.loss_unit})" if self.engine else "Training loss")
         if self.engine is not None:
             self.valid_curve.opts["name"] = f"validation {self.engine.selection_metric}"
@@ -368,8 +454,18 @@ class TrainingPanel(QWidget):
             return
         self._dirty = False
         terms = self.engine.plot_terms if self.engine is not None else None
+        sched = self.engine.schedule_terms if self.engine is not None else ()
+        for key in sched:
+            pts = self.history.get(key)
+            if pts:
+                if key not in self.sched_curves:
+                    self.sched_curves[key] = self.sched_plot.plot(
+                        [], [], pen=pg.mkPen((150, 60, 180), width=2.5), name=key
+                    )
+                xs, ys = zip(*pts)
+                self.sched_curves[key].setData(np.array(xs), np.array(ys))
         for key, pts in self.history.items():
-            if pts and (terms is None or key in terms):
+            if pts and key not in sched and (terms is None or key in terms):
                 xs, ys = zip(*pts)
                 self._curve(key).setData(np.array(xs), np.array(ys))
         if self.valid_history:

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None)
 
     d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
-    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k"])
+    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k", "sentences"])
 
     sub.add_parser("verify", help="check every resource against the manifest sha256")
     return parser
@@ -164,10 +164,29 @@ def cmd_bench(args) -> None:
 
 def cmd_build_data(args) -> None:
     from engines.data import images
-    from engines.resources import RESOURCES_DIR, register
+    from engines.resources import RESOURCES_DIR, register, set_metrics
 
     command = f"python -m engines build-data {args.dataset}"
-    if args.dataset == "speech8k":
+    if args.dataset == "sentences":
+        from engines.data import text
+
+        out = text.build_sentences(RESOURCES_DIR / "data" / "sentences.json.gz")
+        register(
+            "sentences", out, kind="dataset", command=command,
+            source="WordNet 3.0 gloss examples (Debian wordnet-base 1:3.0-37), split by synset 2000/2000/rest, "
+            "seed 0; KJV verses of 1-40 tokens (Debian bible-kjv-text 4.38, read with bible-kjv's `bible`), "
+            "every 20th chapter test, 20th+1 valid; Pang & Lee sentence polarity v1.0, the 200 sentences "
+            "of gensim 4.4.0 gensim/test/test_data/pang_lee_polarity.cor",
+            licence="WordNet 3.0 licence (resources/licences/wordnet-3.0.txt); KJV: public domain; polarity "
+            "sentences: distributed in gensim (LGPL-2.1) test data, Pang & Lee 2005",
+        )  # fmt: skip
+        sizes = {}
+        for name in ("wordnet", "kjv"):
+            ds = text.load_sentences(name)
+            sizes[name] = {"train": len(ds.train), "valid": len(ds.valid), "test": len(ds.test), "vocab": len(ds.vocab)}
+        sizes["polarity"] = len(text.load_polarity())
+        set_metrics("sentences", sizes)
+    elif args.dataset == "speech8k":
         from engines.data import audio
 
         out = audio.build_speech8k(RESOURCES_DIR / "data" / "speech8k.npz")

@@ -59,6 +59,10 @@ class Engine(ABC):
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
     plot_terms: ClassVar[tuple[str, ...] | None] = None  # scalar loss terms the training panel plots (None: all)
+    schedule_terms: ClassVar[tuple[str, ...]] = ()  # scalar terms in [0, 1] plotted apart, e.g. a KL weight
+    # config fields a user may set for a run without changing the architecture: name → (label, choices or
+    # (min, max)); the training panel shows them, and they apply to fresh and fine-tuned models alike
+    train_options: ClassVar[dict[str, tuple[str, tuple]]] = {}
     weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
     default_batch_size: ClassVar[int] = 64
     item_unit: ClassVar[str] = "images"  # what a batch is made of, for rates ("images/s")
@@ -93,6 +97,15 @@ class Engine(ABC):
 
     @abstractmethod
     def batches(self, data: Any, batch_size: int, rng: Any) -> Iterator[Any]: ...
+
+    @classmethod
+    def schedules(cls, config: Any, steps: int) -> dict[str, list[tuple[int, float]]]:
+        """(step, value) points of each of ``schedule_terms`` over a run of ``steps`` (the panel previews them)."""
+        return {}
+
+    def fit_data(self, train: Any) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Called by the trainer before it makes the optimiser: a fresh model may adapt to its training
+        data here (the sentence models take the data's vocabulary). Default: nothing."""
 
     @abstractmethod
     def evaluate(self, data: Any) -> dict[str, float]: ...

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from engines.base import Engine
 from engines.draw import DrawEngine
+from engines.sentences import SentencesEngine
 from engines.wavenet import WaveNetEngine
 
 ENGINES: dict[str, type[Engine]] = {
     DrawEngine.name: DrawEngine,
     WaveNetEngine.name: WaveNetEngine,
+    SentencesEngine.name: SentencesEngine,
 }
 
 

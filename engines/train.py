@@ -61,6 +61,7 @@ class Trainer:
         self.engine, self.train_data, self.valid_data, self.config = engine, train_data, valid_data, config
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
+        engine.fit_data(train_data)
         self.optimizer = torch.optim.Adam(engine.model.parameters(), lr=config.lr)
         self.step = 0
         self.best: dict[str, Any] | None = None

@@ -1,0 +1,554 @@
+"""The Sentences tab: Bowman's homotopy between two sentences as a list, a 2-D map of the latent
+space (PCA of the test set's posterior means, hover for the sentence) with the path drawn on it,
+prior samples written word by word, reconstruction; an SA-LSTM view (accuracy against the number
+of labels) and a paragraph view (the hierarchical autoencoder's reconstruction)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.tabs.base import ModelTab
+from app.widgets import scale_plot_fonts
+from engines.checkpoint import CheckpointError
+from engines.data.text import detokenize, load_sentences, tokenize
+from engines.resources import ResourceError, load_manifest, resource_path
+from engines.sentences import SentencesEngine
+from engines.sentences.experiments import sa_lstm_experiment
+
+SHIPPED_MODELS = {
+    "sentences-lstm-vae-annealed": "LSTM-VAE, annealed + word dropout",
+    "sentences-cnn-small": "CNN-VAE small (4-word context)",
+    "sentences-cnn-medium": "CNN-VAE medium (8-word context)",
+    "sentences-cnn-large": "CNN-VAE large (32-word context)",
+    "sentences-lstm-vae": "LSTM-VAE, no annealing",
+    "sentences-lstm-lm": "LSTM language model (no latent)",
+}
+MAP_POINTS = 2000
+COLLAPSED_KL = 0.5  # nats per sentence: below this z carries (almost) nothing
+PATH_COLOR = (220, 50, 40)
+
+
+@dataclass
+class SentencesTabState:
+    view: str = "latent"  # latent | sa | paragraph
+    model: str = "sentences-lstm-vae-annealed"
+    a: str = "the children played in the park"
+    b: str = "he sold his old car to a dealer"
+    steps: int = 8
+    method: str = "greedy"  # greedy | beam
+    action: str = "interpolate"  # what the list shows: interpolate | sample | reconstruct
+    temperature: float = 1.0
+    count: int = 8
+    seed: int = 0
+    label_index: int = 2  # SA-LSTM: which label count is marked
+    paragraph: str = ""  # "" = the first KJV test passage
+    selected: int = -1  # the list row marked on the map
+
+
+class SentencesTab(ModelTab):
+    title = "Sentences"
+    engine_name = "sentences"
+    engine_class = SentencesEngine
+    shipped_models = SHIPPED_MODELS
+    legend = (
+        "The list holds the decoded sentences (homotopy from A to B, prior samples or a "
+        "reconstruction); click a line to mark its z on the map. The map is a PCA projection of the "
+        "posterior means μ(x) of 2,000 test sentences (grey; hover for the sentence); red: the "
+        "current path. SA-LSTM: test accuracy against the number of labelled sentences, with and "
+        "without the sequence autoencoder's weights. Paragraph: each sentence of a passage and the "
+        "hierarchical autoencoder's greedy reconstruction, matching words in green."
+    )
+    result_ready = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.st = SentencesTabState()
+        self.maps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = {}  # key → (mean, axes, xy, texts)
+        self.texts: list[str] = []
+        self.z: np.ndarray | None = None
+        self.sa_result: dict[str, Any] | None = self._shipped_sa_result()
+        self._test_passages: list[list[str]] | None = None
+        self._build()
+        self._show_model_info()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        row, form = self.controls_row()
+        self.a_box, self.b_box = QComboBox(), QComboBox()
+        for box, text in ((self.a_box, self.st.a), (self.b_box, self.st.b)):
+            box.setEditable(True)
+            box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            box.addItem(text)
+            box.setMinimumContentsLength(18)
+        self.steps_box = QSpinBox()
+        self.steps_box.setRange(2, 20)
+        self.steps_box.setValue(self.st.steps)
+        self.method_box = QComboBox()
+        self.method_box.addItem("greedy", "greedy")
+        self.method_box.addItem("beam search (5)", "beam")
+        self.interp_btn = QPushButton("Interpolate A → B")
+        self.recon_btn = QPushButton("Reconstruct A")
+        self.temp_box = QDoubleSpinBox()
+        self.temp_box.setRange(0.05, 3.0)
+        self.temp_box.setSingleStep(0.1)
+        self.temp_box.setValue(1.0)
+        self.count_box = QSpinBox()
+        self.count_box.setRange(1, 30)
+        self.count_box.setValue(self.st.count)
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.sample_btn = QPushButton("Sample from the prior")
+        form.addRow("Decoder", self.model_box)
+        form.addRow("Sentence A", self.a_box)
+        form.addRow("Sentence B", self.b_box)
+        form.addRow("Steps", self.steps_box)
+        form.addRow("Decoding", self.method_box)
+        form.addRow(self.interp_btn)
+        form.addRow(self.recon_btn)
+        form.addRow("Temperature", self.temp_box)
+        form.addRow("How many", self.count_box)
+        form.addRow("Seed", self.seed_box)
+        form.addRow(self.sample_btn)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.model_info.setTextFormat(Qt.TextFormat.RichText)
+        form.addRow(self.model_info)
+
+        self.views = QTabWidget()
+        row.addWidget(self.views, 1)
+        # latent view: list | map
+        latent = QSplitter(Qt.Orientation.Horizontal)
+        self.result_list = QListWidget()
+        self.result_list.setWordWrap(True)
+        self.result_list.setMinimumWidth(260)
+        latent.addWidget(self.result_list)
+        self.map_plot = pg.PlotWidget(title="Latent space: PCA of μ(x) on test sentences")
+        self.map_plot.setLabel("bottom", "PC 1")
+        self.map_plot.setLabel("left", "PC 2")
+        self.map_points = pg.ScatterPlotItem(
+            size=5, pen=None, brush=pg.mkBrush(120, 120, 140, 110), hoverable=True,
+            hoverBrush=pg.mkBrush(40, 120, 220), hoverSize=9, tip=lambda x, y, data: data,
+        )  # fmt: skip
+        self.path_line = pg.PlotDataItem([], [], pen=pg.mkPen(PATH_COLOR, width=2), symbol="o", symbolSize=8,
+                                         symbolBrush=PATH_COLOR)  # fmt: skip
+        self.mark = pg.ScatterPlotItem(size=18, pen=pg.mkPen((20, 20, 20), width=2.5), brush=None)
+        self.path_labels: list[pg.TextItem] = []
+        for item in (self.map_points, self.path_line, self.mark):
+            self.map_plot.addItem(item)
+        latent.addWidget(self.map_plot)
+        latent.setSizes([420, 600])
+        self.views.addTab(latent, "Latent space")
+
+        # SA-LSTM view
+        sa = QWidget()
+        sa_lay = QVBoxLayout(sa)
+        self.sa_plot = pg.PlotWidget(title="Sentiment accuracy on 60 test sentences (mean of 5 splits)")
+        self.sa_plot.setLabel("bottom", "labelled training sentences")
+        self.sa_plot.setLabel("left", "test accuracy")
+        self.sa_plot.addLegend(offset=(10, 10))
+        self.sa_plot.setYRange(0.4, 1.0)
+        self.sa_pre = self.sa_plot.plot([], [], pen=pg.mkPen((30, 120, 210), width=2.5), symbol="o",
+                                        symbolBrush=(30, 120, 210), name="SA-LSTM (pretrained)")  # fmt: skip
+        self.sa_rand = self.sa_plot.plot([], [], pen=pg.mkPen((150, 150, 150), width=2.5), symbol="s",
+                                         symbolBrush=(150, 150, 150), name="LSTM (random init)")  # fmt: skip
+        self.sa_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((220, 50, 40), width=1.5, style=Qt.PenStyle.DashLine))
+        self.sa_plot.addItem(self.sa_line)
+        self.sa_plot.addItem(
+            pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen((180, 180, 180), style=Qt.PenStyle.DotLine))
+        )
+        sa_lay.addWidget(self.sa_plot, 1)
+        sa_row = QHBoxLayout()
+        self.sa_slider = QSlider(Qt.Orientation.Horizontal)
+        self.sa_count_label = QLabel()
+        self.sa_count_label.setMinimumWidth(420)
+        self.sa_run_btn = QPushButton("Run the experiment again")
+        sa_row.addWidget(QLabel("Labels:"))
+        sa_row.addWidget(self.sa_slider, 1)
+        sa_row.addWidget(self.sa_count_label)
+        sa_row.addWidget(self.sa_run_btn)
+        sa_lay.addLayout(sa_row)
+        self.views.addTab(sa, "SA-LSTM")
+
+        # paragraph view
+        para = QWidget()
+        p_lay = QVBoxLayout(para)
+        p_lay.addWidget(QLabel("A passage, one sentence per line (the model was trained on three KJV verses):"))
+        self.para_edit = QPlainTextEdit()
+        self.para_edit.setMaximumHeight(110)
+        p_lay.addWidget(self.para_edit)
+        p_row = QHBoxLayout()
+        self.para_btn = QPushButton("Encode to a paragraph vector and decode")
+        self.para_next_btn = QPushButton("Next test passage")
+        self.para_acc = QLabel()
+        p_row.addWidget(self.para_btn)
+        p_row.addWidget(self.para_next_btn)
+        p_row.addWidget(self.para_acc, 1)
+        p_lay.addLayout(p_row)
+        self.para_out = QTextBrowser()
+        p_lay.addWidget(self.para_out, 1)
+        self.views.addTab(para, "Paragraph autoencoder")
+        self._para_index = 0
+
+        self.interp_btn.clicked.connect(self.interpolate)
+        self.recon_btn.clicked.connect(self.reconstruct)
+        self.sample_btn.clicked.connect(self.sample)
+        self.result_list.currentRowChanged.connect(self._mark_row)
+        self.sa_slider.valueChanged.connect(self._show_sa_mark)
+        self.sa_run_btn.clicked.connect(self.run_sa_experiment)
+        self.para_btn.clicked.connect(self.reconstruct_paragraph)
+        self.para_next_btn.clicked.connect(self._next_passage)
+        self._fill_sentence_picks()
+        self._show_sa()
+
+    def _fill_sentence_picks(self) -> None:
+        try:
+            test = load_sentences("wordnet").test
+        except (ResourceError, ValueError):
+            return
+        picks = [detokenize(t) for t in test.tokens if 5 <= len(t) <= 10][:40]
+        for box in (self.a_box, self.b_box):
+            box.addItems(picks)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _read_controls(self) -> None:
+        st = self.st
+        st.view = ("latent", "sa", "paragraph")[self.views.currentIndex()]
+        st.model = self.model_box.currentData()
+        st.a, st.b = self.a_box.currentText(), self.b_box.currentText()
+        st.steps, st.method = self.steps_box.value(), self.method_box.currentData()
+        st.temperature, st.count, st.seed = self.temp_box.value(), self.count_box.value(), self.seed_box.value()
+        st.label_index = self.sa_slider.value()
+        st.paragraph = self.para_edit.toPlainText()
+        st.selected = self.result_list.currentRow()
+
+    def state(self) -> dict[str, Any]:
+        self._read_controls()
+        return asdict(self.st)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Show what ``state`` describes (the same state gives the same sentences and map)."""
+        st = SentencesTabState(**{k: v for k, v in state.items() if k in SentencesTabState.__dataclass_fields__})
+        if self.model_box.findData(st.model) < 0 or st.view not in ("latent", "sa", "paragraph"):
+            raise ValueError(f"Sentences: unknown model or view in the saved state ({st.model!r}, {st.view!r})")
+        if st.action not in ("interpolate", "sample", "reconstruct") or st.method not in ("greedy", "beam"):
+            raise ValueError(f"Sentences: unknown action or decoding in the saved state ({st.action!r})")
+        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
+        self._model_key = st.model
+        self.a_box.setCurrentText(st.a)
+        self.b_box.setCurrentText(st.b)
+        for w, v in ((self.steps_box, st.steps), (self.temp_box, st.temperature), (self.count_box, st.count),
+                     (self.seed_box, st.seed)):  # fmt: skip
+            w.setValue(v)
+        self.method_box.setCurrentIndex(self.method_box.findData(st.method))
+        self.views.setCurrentIndex(("latent", "sa", "paragraph").index(st.view))
+        self.sa_slider.setValue(st.label_index)
+        self.para_edit.setPlainText(st.paragraph)
+        self.st.action = st.action
+        self._show_model_info()
+        self.run_demo_blocking()
+        if 0 <= st.selected < self.result_list.count():
+            self.result_list.setCurrentRow(st.selected)
+
+    # -- models -----------------------------------------------------------------------------------
+    def on_model_changed(self) -> None:
+        self._show_model_info()
+        self.run_current_action()
+
+    def _show_model_info(self) -> None:
+        try:
+            e = self.engine()
+        except (ResourceError, CheckpointError) as err:
+            self.model_info.setText(html.escape(str(err)))
+            return
+        cfg = e.config
+        kind = {"lm": "language model", "vae": "VAE", "ae": "sequence autoencoder", "hier": "hierarchical AE"}
+        dec = "LSTM" if cfg.decoder == "lstm" else f"dilated CNN {list(cfg.dilations)}, sees {cfg.context} words"
+        text = f"{kind[cfg.kind]} · decoder {dec} · {e.num_parameters():,} parameters · {len(e.vocab):,} words"
+        valid = e.meta.get("valid", {})
+        if e.is_vae and "kl" in valid:
+            text += f"<br>validation: NLL ≤ {valid['nll']:.1f} nats, KL {valid['kl']:.2f} nats, "
+            text += f"{valid.get('active_units', '?')} of {cfg.latent} latent units active"
+            if valid["kl"] < COLLAPSED_KL:
+                text += (
+                    "<br><b style='color:#c0392b'>Posterior collapse: KL is near 0, so z carries almost "
+                    "nothing and every z decodes to nearly the same sentence.</b>"
+                )
+        elif "nll" in valid:
+            text += f"<br>validation: NLL {valid['nll']:.1f} nats per sentence, perplexity {valid.get('ppl', 0):.0f}"
+        self.model_info.setText(text)
+        for w in (self.interp_btn, self.recon_btn, self.b_box, self.steps_box, self.method_box):
+            w.setEnabled(e.is_vae)
+
+    # -- actions --------------------------------------------------------------------------------
+    def run_current_action(self) -> None:
+        {"interpolate": self.interpolate, "sample": self.sample, "reconstruct": self.reconstruct}[self.st.action]()
+
+    def _check_words(self, e: SentencesEngine, *texts: str) -> bool:
+        for t in texts:
+            toks, unknown = e.in_vocab(t)
+            if not toks:
+                self.error.emit("Sentences: type a sentence first")
+                return False
+            if unknown:
+                self.status.emit(f"Words the model does not know (read as <unk>): {', '.join(unknown[:8])}")
+        return True
+
+    def _run(self, work, action: str) -> None:
+        """Run ``work(engine)`` (returns (texts, z)) for the current model on a worker."""
+        try:
+            e = self.engine()
+        except (ResourceError, CheckpointError) as err:
+            self.error.emit(f"Sentences: {err}")
+            return
+        self.st.action = action
+        key = self.model_box.currentData()
+
+        def job():
+            texts, z = work(e)
+            return key, texts, z, self._latent_map(key, e) if e.is_vae else None
+
+        self.start_job(job, on_return=self._show_result, name=f"sentences-{action}")
+
+    def interpolate(self) -> None:
+        self._read_controls()
+        st = self.st
+        e = self.engine()
+        if not e.is_vae:
+            self.sample()
+            return
+        if self._check_words(e, st.a, st.b):
+            self._run(lambda e: e.interpolate(st.a, st.b, st.steps, st.method), "interpolate")
+
+    def reconstruct(self) -> None:
+        self._read_controls()
+        st = self.st
+        e = self.engine()
+        if not e.is_vae:
+            self.sample()
+            return
+
+        def work(e):
+            z = e.encode_texts([st.a])
+            z = np.repeat(z, 2, axis=0)
+            return [e.decode_all(z[:1])[0], e.beam_decode(z[:1])[0]], z
+
+        if self._check_words(e, st.a):
+            self._run(work, "reconstruct")
+
+    def sample(self) -> None:
+        self._read_controls()
+        st = self.st
+
+        def work(e):
+            last = e.sample_all(n=st.count, temperature=st.temperature, seed=st.seed)
+            return last.texts, last.z
+
+        self._run(work, "sample")
+
+    def _latent_map(self, key: str, e: SentencesEngine):
+        if key not in self.maps:
+            test = load_sentences("wordnet").test
+            texts = [detokenize(t) for t in test.tokens[:MAP_POINTS]]
+            mu = np.concatenate([e.encode_texts(texts[i : i + 500]) for i in range(0, len(texts), 500)])
+            mean = mu.mean(0)
+            _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
+            axes = vt[:2].T
+            self.maps[key] = (mean, axes, (mu - mean) @ axes, texts)
+        return self.maps[key]
+
+    def _show_result(self, result) -> None:
+        key, texts, z, latent_map = result
+        self.texts, self.z = texts, z
+        self.result_list.clear()
+        action = self.st.action
+        for i, t in enumerate(texts):
+            if action == "interpolate":
+                label = "A" if i == 0 else "B" if i == len(texts) - 1 else f"{i / (len(texts) - 1):.2f}"
+            elif action == "reconstruct":
+                label = ("greedy", "beam")[i]
+            else:
+                label = str(i + 1)
+            QListWidgetItem(f"{label:>6}   {t}", self.result_list)
+        for item in self.path_labels:
+            self.map_plot.removeItem(item)
+        self.path_labels = []
+        self.mark.setData([], [])
+        if latent_map is None:
+            self.map_points.setData([], [])
+            self.path_line.setData([], [])
+            self.map_plot.setTitle("No latent space: a language model has no z")
+        else:
+            mean, axes, xy, map_texts = latent_map
+            self.map_plot.setTitle("Latent space: PCA of μ(x) on 2,000 test sentences (hover for the sentence)")
+            self.map_points.setData(pos=xy, data=map_texts)
+            p = (z - mean) @ axes
+            self.path_xy = p
+            if action == "interpolate":
+                self.path_line.setData(p[:, 0], p[:, 1], pen=pg.mkPen(PATH_COLOR, width=2))
+                for i, name in ((0, "A"), (len(p) - 1, "B")):
+                    label = pg.TextItem(name, color=PATH_COLOR, anchor=(0.5, 1.3))
+                    label.setPos(*p[i])
+                    self.map_plot.addItem(label)
+                    self.path_labels.append(label)
+            else:
+                self.path_line.setData(p[:, 0], p[:, 1], pen=None)
+        self.result_ready.emit()
+        self.status.emit(f"Sentences: {len(texts)} decoded ({action})")
+
+    def _mark_row(self, row: int) -> None:
+        if self.z is None or row < 0 or not hasattr(self, "path_xy") or row >= len(self.path_xy):
+            self.mark.setData([], [])
+            return
+        self.mark.setData([self.path_xy[row][0]], [self.path_xy[row][1]])
+
+    def run_demo_blocking(self) -> None:
+        """Run the current action on the calling thread (screenshots, lessons)."""
+        self.cancel_job()
+        self._read_controls()
+        st = self.st
+        e = self.engine()
+        key = self.model_box.currentData()
+        if st.action == "interpolate" and e.is_vae:
+            texts, z = e.interpolate(st.a, st.b, st.steps, st.method)
+        elif st.action == "reconstruct" and e.is_vae:
+            z = np.repeat(e.encode_texts([st.a]), 2, axis=0)
+            texts = [e.decode_all(z[:1])[0], e.beam_decode(z[:1])[0]]
+        else:
+            self.st.action = "sample"
+            last = e.sample_all(n=st.count, temperature=st.temperature, seed=st.seed)
+            texts, z = last.texts, last.z
+        self._show_result((key, texts, z, self._latent_map(key, e) if e.is_vae else None))
+        if self.views.currentIndex() == 2:
+            self.reconstruct_paragraph(blocking=True)
+
+    # -- SA-LSTM ------------------------------------------------------------------------------------
+    @staticmethod
+    def _shipped_sa_result() -> dict[str, Any] | None:
+        entry = load_manifest().get("sentences-sa-lstm", {})
+        return entry.get("metrics", {}).get("sa_lstm")
+
+    def _show_sa(self) -> None:
+        r = self.sa_result
+        if not r:
+            self.sa_count_label.setText("No results yet: run the experiment.")
+            return
+        counts = r["label_counts"]
+        self.sa_pre.setData(counts, r["pretrained"])
+        self.sa_rand.setData(counts, r["random"])
+        self.sa_slider.setRange(0, len(counts) - 1)
+        self._show_sa_mark(self.sa_slider.value())
+
+    def _show_sa_mark(self, i: int) -> None:
+        r = self.sa_result
+        if not r or not 0 <= i < len(r["label_counts"]):
+            return
+        n = r["label_counts"][i]
+        self.sa_line.setPos(n)
+        gain = 100 * (r["pretrained"][i] - r["random"][i])
+        self.sa_count_label.setText(
+            f"{n} labels: SA-LSTM {100 * r['pretrained'][i]:.1f}% · random init {100 * r['random'][i]:.1f}% "
+            f"({gain:+.1f} points)"
+        )
+
+    def run_sa_experiment(self) -> None:
+        try:
+            sa = SentencesEngine.from_checkpoint(resource_path("sentences-sa-lstm"))
+        except (ResourceError, CheckpointError) as e:
+            self.error.emit(f"Sentences: {e}")
+            return
+
+        def job():
+            return sa_lstm_experiment(sa.model, progress=None)
+
+        self.sa_count_label.setText("Fine-tuning 50 classifiers…")
+        self.start_job(job, on_return=self._on_sa_result, name="sa-lstm")
+
+    def _on_sa_result(self, result: dict[str, Any]) -> None:
+        self.sa_result = result
+        self._show_sa()
+
+    # -- paragraphs ---------------------------------------------------------------------------------
+    def _passages(self) -> list[list[str]]:
+        if self._test_passages is None:
+            test = load_sentences("kjv").test
+            self._test_passages = [[detokenize(s) for s in p] for p in test.passages(3)]
+        return self._test_passages
+
+    def _next_passage(self) -> None:
+        self._para_index = (self._para_index + 1) % len(self._passages())
+        self.para_edit.setPlainText("\n".join(self._passages()[self._para_index]))
+        self.reconstruct_paragraph()
+
+    def reconstruct_paragraph(self, blocking: bool = False) -> None:
+        if not self.para_edit.toPlainText().strip():
+            self.para_edit.setPlainText("\n".join(self._passages()[self._para_index]))
+        sentences = [s.strip() for s in self.para_edit.toPlainText().splitlines() if s.strip()]
+        try:
+            hier = self.engine("sentences-hier-ae")
+        except (ResourceError, CheckpointError) as e:
+            self.error.emit(f"Sentences: {e}")
+            return
+
+        def job():
+            return sentences, hier.reconstruct_text(sentences)
+
+        if blocking:
+            self._show_paragraph(job())
+        else:
+            self.start_job(job, on_return=self._show_paragraph, name="paragraph")
+
+    def _show_paragraph(self, result) -> None:
+        sentences, rec = result
+        hier = self.engine("sentences-hier-ae")
+        rows, right, total = [], 0, 0
+        for src, out in zip(sentences, rec):
+            ref = [w if w in hier.vocab.index else "<unk>" for w in tokenize(src)]
+            hyp = tokenize(out) if out else []
+            marked = []
+            for i, w in enumerate(hyp):
+                ok = i < len(ref) and ref[i] == w
+                right += ok
+                color = "#1e8449" if ok else "#c0392b"
+                marked.append(f"<span style='color:{color}'>{html.escape(w)}</span>")
+            total += len(ref)
+            rows.append(
+                f"<p><b>in:</b> {html.escape(' '.join(ref))}<br><b>out:</b> {' '.join(marked) or '<i>(empty)</i>'}</p>"
+            )
+        self.para_out.setHtml("".join(rows))
+        self.para_acc.setText(
+            f"{right} of {total} words right at the right position ({100 * right / max(1, total):.0f}%)"
+        )
+        self.result_ready.emit()
+
+    def set_presentation(self, on: bool) -> None:
+        super().set_presentation(on)
+        font = QApplication.font()
+        for plot in (self.map_plot, self.sa_plot):
+            scale_plot_fonts(plot, font)
+
+
+__all__ = ["SentencesTab", "SentencesTabState"]
