@@ -20,6 +20,18 @@ def qt_test_paths():
     QStandardPaths.setTestModeEnabled(True)
 
 
+def open_main_window(qtbot, tab: str):
+    """The real main window, shown at a fixed size on ``tab`` (closed by the caller's fixture)."""
+    from app.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1300, 820)
+    w.select_tab(tab)
+    w.show()
+    return w
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

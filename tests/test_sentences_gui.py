@@ -2,19 +2,15 @@
 
 import numpy as np
 import pytest
+from conftest import open_main_window
 from PySide6.QtCore import Qt
 
-from app.main_window import MainWindow
 from engines.sentences import SentencesEngine
 
 
 @pytest.fixture
 def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1300, 820)
-    w.select_tab("sentences")
-    w.show()
+    w = open_main_window(qtbot, "sentences")
     yield w
     w.close()
 
@@ -79,11 +75,16 @@ def test_collapsed_model_is_flagged_and_an_lm_only_samples(tab, qtbot):
     assert "No latent space" in tab.map_plot.getPlotItem().titleLabel.text
 
 
-def test_prior_samples_depend_on_the_seed(tab, qtbot):
+def test_prior_samples_are_written_word_by_word_and_depend_on_the_seed(tab, qtbot):
     tab.count_box.setValue(5)
+    seen = []
+    show = tab._show_partial
+    tab._show_partial = lambda d: (seen.append(sum(len(w) for w in d.words)), show(d))
     with qtbot.waitSignal(tab.result_ready, timeout=60000):
         qtbot.mouseClick(tab.sample_btn, Qt.MouseButton.LeftButton)
+    assert len(seen) > 2 and seen == sorted(seen)  # the list grew a word at a time
     a = [tab.result_list.item(i).text() for i in range(5)]
+    assert not any(t.endswith("…") for t in a)
     tab.seed_box.setValue(1)
     with qtbot.waitSignal(tab.result_ready, timeout=60000):
         qtbot.mouseClick(tab.sample_btn, Qt.MouseButton.LeftButton)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import open_main_window
 from PySide6.QtCore import Qt
 
 from app.main_window import MainWindow
@@ -10,11 +11,7 @@ from engines.data.audio import read_wav, write_wav
 
 @pytest.fixture
 def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1300, 820)
-    w.select_tab("wavenet")
-    w.show()
+    w = open_main_window(qtbot, "wavenet")
     yield w
     w.close()
 

@@ -36,7 +36,7 @@ from app.widgets import scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.text import detokenize, load_sentences, tokenize
 from engines.resources import ResourceError, load_manifest, resource_path
-from engines.sentences import SentencesEngine
+from engines.sentences import Decoding, SentencesEngine
 from engines.sentences.experiments import sa_lstm_experiment
 
 SHIPPED_MODELS = {
@@ -317,57 +317,72 @@ class SentencesTab(ModelTab):
                 self.status.emit(f"Words the model does not know (read as <unk>): {', '.join(unknown[:8])}")
         return True
 
-    def _run(self, work, action: str) -> None:
-        """Run ``work(engine)`` (returns (texts, z)) for the current model on a worker."""
+    def _work(self, e: SentencesEngine, action: str) -> tuple[list[str], np.ndarray | None]:
+        """The sentences (and latents) an action shows, for the current controls."""
+        st = self.st
+        if action == "interpolate":
+            return e.interpolate(st.a, st.b, st.steps, st.method)
+        if action == "reconstruct":
+            z = np.repeat(e.encode_texts([st.a]), 2, axis=0)
+            return [e.decode_all(z[:1])[0], e.beam_decode(z[:1])[0]], z
+        last = e.sample_all(n=st.count, temperature=st.temperature, seed=st.seed)
+        return last.texts, last.z
+
+    def _start(self, action: str) -> None:
+        """Run ``action`` for the current model on a worker (an LM can only sample)."""
+        self._read_controls()
         try:
             e = self.engine()
         except (ResourceError, CheckpointError) as err:
             self.error.emit(f"Sentences: {err}")
             return
+        if not e.is_vae or action == "sample":
+            self.sample()
+            return
+        if not self._check_words(e, self.st.a, *([self.st.b] if action == "interpolate" else [])):
+            return
         self.st.action = action
         key = self.model_box.currentData()
 
         def job():
-            texts, z = work(e)
-            return key, texts, z, self._latent_map(key, e) if e.is_vae else None
+            texts, z = self._work(e, action)
+            return key, texts, z, self._latent_map(key, e)
 
         self.start_job(job, on_return=self._show_result, name=f"sentences-{action}")
 
     def interpolate(self) -> None:
-        self._read_controls()
-        st = self.st
-        e = self.engine()
-        if not e.is_vae:
-            self.sample()
-            return
-        if self._check_words(e, st.a, st.b):
-            self._run(lambda e: e.interpolate(st.a, st.b, st.steps, st.method), "interpolate")
+        self._start("interpolate")
 
     def reconstruct(self) -> None:
-        self._read_controls()
-        st = self.st
-        e = self.engine()
-        if not e.is_vae:
-            self.sample()
-            return
-
-        def work(e):
-            z = e.encode_texts([st.a])
-            z = np.repeat(z, 2, axis=0)
-            return [e.decode_all(z[:1])[0], e.beam_decode(z[:1])[0]], z
-
-        if self._check_words(e, st.a):
-            self._run(work, "reconstruct")
+        self._start("reconstruct")
 
     def sample(self) -> None:
+        """Prior samples, written into the list word by word as the decoder makes them."""
         self._read_controls()
         st = self.st
+        try:
+            e = self.engine()
+        except (ResourceError, CheckpointError) as err:
+            self.error.emit(f"Sentences: {err}")
+            return
+        self.st.action = "sample"
+        key = self.model_box.currentData()
 
-        def work(e):
-            last = e.sample_all(n=st.count, temperature=st.temperature, seed=st.seed)
-            return last.texts, last.z
+        def job():
+            last = None
+            for last in e.sample(n=st.count, temperature=st.temperature, seed=st.seed):
+                yield last
+            return key, last.texts, last.z, self._latent_map(key, e) if e.is_vae else None
 
-        self._run(work, "sample")
+        self.result_list.clear()
+        self.start_job(job, on_yield=self._show_partial, on_return=self._show_result, name="sentences-sample")
+
+    def _show_partial(self, d: Decoding) -> None:
+        texts = d.texts
+        while self.result_list.count() < len(texts):
+            QListWidgetItem("", self.result_list)
+        for i, t in enumerate(texts):
+            self.result_list.item(i).setText(f"{i + 1:>6}   {t} …")
 
     def _latent_map(self, key: str, e: SentencesEngine):
         if key not in self.maps:
@@ -429,18 +444,11 @@ class SentencesTab(ModelTab):
         """Run the current action on the calling thread (screenshots, lessons)."""
         self.cancel_job()
         self._read_controls()
-        st = self.st
         e = self.engine()
         key = self.model_box.currentData()
-        if st.action == "interpolate" and e.is_vae:
-            texts, z = e.interpolate(st.a, st.b, st.steps, st.method)
-        elif st.action == "reconstruct" and e.is_vae:
-            z = np.repeat(e.encode_texts([st.a]), 2, axis=0)
-            texts = [e.decode_all(z[:1])[0], e.beam_decode(z[:1])[0]]
-        else:
+        if not e.is_vae:
             self.st.action = "sample"
-            last = e.sample_all(n=st.count, temperature=st.temperature, seed=st.seed)
-            texts, z = last.texts, last.z
+        texts, z = self._work(e, self.st.action)
         self._show_result((key, texts, z, self._latent_map(key, e) if e.is_vae else None))
         if self.views.currentIndex() == 2:
             self.reconstruct_paragraph(blocking=True)
