@@ -132,7 +132,7 @@ def cmd_train(args) -> None:
             register(
                 args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
                 licence=cls.weights_licence, command=command,
-                metrics={"test": m, "valid": final.metrics, "steps": final.step, "config": engine.config_dict()},
+                metrics={"test": m, "valid": final.metrics, "steps": final.step, "config": engine.config_summary()},
             )  # fmt: skip
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
 

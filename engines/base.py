@@ -128,6 +128,12 @@ class Engine(ABC):
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
 
+    def config_summary(self) -> dict[str, Any]:
+        """The config as the manifest records it (long lists, such as a vocabulary, shortened)."""
+        return {
+            k: f"{len(v)} entries" if isinstance(v, list) and len(v) > 20 else v for k, v in self.config_dict().items()
+        }
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 

@@ -8,5 +8,8 @@ $PY main.py --tab draw --state '{"seed": 3, "step": 19}' --screenshot docs/draw-
 $PY main.py --tab draw --state '{"mode": "reconstruct", "count": 9, "step": 11}' --screenshot docs/draw-reconstruct.png
 $PY main.py --tab wavenet --state '{"voice": 0, "seconds": 4.0, "seed": 1, "stream": false}' --screenshot docs/wavenet-tab.png
 $PY main.py --tab wavenet --state '{"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": false}' --screenshot docs/wavenet-resynthesis.png
+$PY main.py --tab sentences --state '{"steps": 8}' --screenshot docs/sentences-tab.png
+$PY main.py --tab sentences --state '{"view": "sa", "label_index": 1}' --screenshot docs/sentences-sa-lstm.png
+$PY main.py --tab sentences --state '{"view": "paragraph"}' --screenshot docs/sentences-paragraph.png
 $PY main.py --tab training --screenshot docs/training-tab.png
-echo "wrote docs/draw-tab.png docs/draw-reconstruct.png docs/wavenet-tab.png docs/wavenet-resynthesis.png docs/training-tab.png"
+echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/training-tab.png"

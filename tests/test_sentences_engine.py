@@ -25,7 +25,7 @@ from engines.data.text import (
     tokenize,
 )
 from engines.sentences import SentenceConfig, SentenceModel, SentencesEngine
-from engines.sentences.experiments import _split_polarity, sa_lstm_experiment
+from engines.sentences.experiments import _split_polarity, classification_task, sa_lstm_experiment
 from engines.sentences.model import gaussian_kl, pad_batch, shift_right, word_dropout
 from engines.train import TrainConfig, Trainer
 
@@ -263,9 +263,13 @@ def test_sa_lstm_experiment_copies_pretrained_weights_and_reports_each_count(sma
     pool, test = _split_polarity(load_polarity(), 0)
     assert len(test) == 60 and not set(pool) & set(test)
     assert sum(load_polarity().labels[pool[:10]]) == 5  # any even prefix of the pool is balanced
-    res = sa_lstm_experiment(engine.model, label_counts=(10, 20), seeds=1)
+    res = sa_lstm_experiment(engine.model, label_counts=(10, 20), seeds=1, steps=20)
     assert res["label_counts"] == [10, 20] and len(res["pretrained"]) == len(res["random"]) == 2
-    assert all(0 <= a <= 1 for a in res["pretrained"] + res["random"])
+    assert all(0 <= a <= 1 for a in res["pretrained"] + res["random"]) and res["test_sentences"] == 60
+    x_pool, y_pool, x_test, y_test = classification_task("word_class", engine.vocab, 32, 0)
+    assert len(y_test) == 2000 and set(y_pool.tolist()) == {0, 1, 2}  # noun, verb, adjective/adverb
+    res = sa_lstm_experiment(engine.model, "word_class", label_counts=(30,), seeds=1, steps=20)
+    assert res["test_sentences"] == 2000 and 0.3 < res["majority"] < 0.6
     from engines.sentences.model import SentenceClassifier
 
     clf = SentenceClassifier(len(engine.vocab), engine.config.emb, engine.config.hidden)

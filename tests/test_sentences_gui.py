@@ -94,13 +94,15 @@ def test_prior_samples_are_written_word_by_word_and_depend_on_the_seed(tab, qtbo
 
 def test_sa_lstm_view_shows_both_curves_and_the_marked_count(tab):
     tab.views.setCurrentIndex(1)
-    r = tab.sa_result
-    assert r is not None and len(r["pretrained"]) == len(r["label_counts"])
-    xs, ys = tab.sa_pre.getData()
-    assert list(xs) == r["label_counts"] and list(ys) == r["pretrained"]
-    tab.sa_slider.setValue(1)
-    assert tab.sa_line.value() == r["label_counts"][1]
-    assert f"{r['label_counts'][1]} labels" in tab.sa_count_label.text()
+    for task in ("polarity", "word_class"):
+        tab.sa_task_box.setCurrentIndex(tab.sa_task_box.findData(task))
+        r = tab.sa_results[task]
+        assert len(r["pretrained"]) == len(r["random"]) == len(r["label_counts"])
+        xs, ys = tab.sa_pre.getData()
+        assert list(ys) == r["pretrained"] and np.allclose(10**xs, r["label_counts"])  # log-scaled axis
+        tab.sa_slider.setValue(1)
+        assert tab.sa_line.value() == pytest.approx(np.log10(r["label_counts"][1]))
+        assert f"{r['label_counts'][1]} labels" in tab.sa_count_label.text()
 
 
 def test_paragraph_view_reconstructs_a_passage(tab, qtbot):

@@ -35,7 +35,7 @@ from app.tabs.base import ModelTab
 from app.widgets import scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.text import detokenize, load_sentences, tokenize
-from engines.resources import ResourceError, load_manifest, resource_path
+from engines.resources import ResourceError, load_manifest
 from engines.sentences import Decoding, SentencesEngine
 from engines.sentences.experiments import sa_lstm_experiment
 
@@ -65,6 +65,7 @@ class SentencesTabState:
     count: int = 8
     seed: int = 0
     label_index: int = 2  # SA-LSTM: which label count is marked
+    sa_task: str = "polarity"  # polarity | word_class
     paragraph: str = ""  # "" = the first KJV test passage
     selected: int = -1  # the list row marked on the map
 
@@ -90,7 +91,7 @@ class SentencesTab(ModelTab):
         self.maps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = {}  # key → (mean, axes, xy, texts)
         self.texts: list[str] = []
         self.z: np.ndarray | None = None
-        self.sa_result: dict[str, Any] | None = self._shipped_sa_result()
+        self.sa_results: dict[str, dict[str, Any]] = self._shipped_sa_results()  # task → figures
         self._test_passages: list[list[str]] | None = None
         self._build()
         self._show_model_info()
@@ -166,11 +167,13 @@ class SentencesTab(ModelTab):
         # SA-LSTM view
         sa = QWidget()
         sa_lay = QVBoxLayout(sa)
-        self.sa_plot = pg.PlotWidget(title="Sentiment accuracy on 60 test sentences (mean of 5 splits)")
+        self.sa_plot = pg.PlotWidget(title="Test accuracy")
         self.sa_plot.setLabel("bottom", "labelled training sentences")
         self.sa_plot.setLabel("left", "test accuracy")
         self.sa_plot.addLegend(offset=(10, 10))
-        self.sa_plot.setYRange(0.4, 1.0)
+        self.sa_plot.setYRange(0.3, 0.8)
+        for axis in ("left", "bottom"):
+            self.sa_plot.getAxis(axis).enableAutoSIPrefix(False)
         self.sa_pre = self.sa_plot.plot([], [], pen=pg.mkPen((30, 120, 210), width=2.5), symbol="o",
                                         symbolBrush=(30, 120, 210), name="SA-LSTM (pretrained)")  # fmt: skip
         self.sa_rand = self.sa_plot.plot([], [], pen=pg.mkPen((150, 150, 150), width=2.5), symbol="s",
@@ -182,21 +185,27 @@ class SentencesTab(ModelTab):
         )
         sa_lay.addWidget(self.sa_plot, 1)
         sa_row = QHBoxLayout()
+        self.sa_task_box = QComboBox()
+        self.sa_task_box.addItem("Movie-review polarity (200 sentences)", "polarity")
+        self.sa_task_box.addItem("WordNet word class (noun / verb / adj.-adv.)", "word_class")
+        sa_row.addWidget(self.sa_task_box)
         self.sa_slider = QSlider(Qt.Orientation.Horizontal)
+        self.sa_slider.setMinimumWidth(200)
         self.sa_count_label = QLabel()
-        self.sa_count_label.setMinimumWidth(420)
         self.sa_run_btn = QPushButton("Run the experiment again")
         sa_row.addWidget(QLabel("Labels:"))
         sa_row.addWidget(self.sa_slider, 1)
-        sa_row.addWidget(self.sa_count_label)
         sa_row.addWidget(self.sa_run_btn)
         sa_lay.addLayout(sa_row)
+        sa_lay.addWidget(self.sa_count_label)
         self.views.addTab(sa, "SA-LSTM")
 
         # paragraph view
         para = QWidget()
         p_lay = QVBoxLayout(para)
-        p_lay.addWidget(QLabel("A passage, one sentence per line (the model was trained on three KJV verses):"))
+        self.para_hint = QLabel("A passage, one sentence per line (the model was trained on three KJV verses):")
+        self.para_hint.setWordWrap(True)
+        p_lay.addWidget(self.para_hint)
         self.para_edit = QPlainTextEdit()
         self.para_edit.setMaximumHeight(110)
         p_lay.addWidget(self.para_edit)
@@ -218,6 +227,7 @@ class SentencesTab(ModelTab):
         self.sample_btn.clicked.connect(self.sample)
         self.result_list.currentRowChanged.connect(self._mark_row)
         self.sa_slider.valueChanged.connect(self._show_sa_mark)
+        self.sa_task_box.currentIndexChanged.connect(self._show_sa)
         self.sa_run_btn.clicked.connect(self.run_sa_experiment)
         self.para_btn.clicked.connect(self.reconstruct_paragraph)
         self.para_next_btn.clicked.connect(self._next_passage)
@@ -242,6 +252,7 @@ class SentencesTab(ModelTab):
         st.steps, st.method = self.steps_box.value(), self.method_box.currentData()
         st.temperature, st.count, st.seed = self.temp_box.value(), self.count_box.value(), self.seed_box.value()
         st.label_index = self.sa_slider.value()
+        st.sa_task = self.sa_task_box.currentData()
         st.paragraph = self.para_edit.toPlainText()
         st.selected = self.result_list.currentRow()
 
@@ -265,6 +276,9 @@ class SentencesTab(ModelTab):
             w.setValue(v)
         self.method_box.setCurrentIndex(self.method_box.findData(st.method))
         self.views.setCurrentIndex(("latent", "sa", "paragraph").index(st.view))
+        if self.sa_task_box.findData(st.sa_task) < 0:
+            raise ValueError(f"Sentences: unknown SA-LSTM task {st.sa_task!r} in the saved state")
+        self.sa_task_box.setCurrentIndex(self.sa_task_box.findData(st.sa_task))
         self.sa_slider.setValue(st.label_index)
         self.para_edit.setPlainText(st.paragraph)
         self.st.action = st.action
@@ -455,27 +469,39 @@ class SentencesTab(ModelTab):
 
     # -- SA-LSTM ------------------------------------------------------------------------------------
     @staticmethod
-    def _shipped_sa_result() -> dict[str, Any] | None:
-        entry = load_manifest().get("sentences-sa-lstm", {})
-        return entry.get("metrics", {}).get("sa_lstm")
+    def _shipped_sa_results() -> dict[str, dict[str, Any]]:
+        """The figures ``eval sentences`` stored in the manifest (recomputed on request)."""
+        return dict(load_manifest().get("sentences-sa-lstm", {}).get("metrics", {}).get("sa_lstm", {}))
 
-    def _show_sa(self) -> None:
-        r = self.sa_result
+    @property
+    def sa_task(self) -> str:
+        return self.sa_task_box.currentData()
+
+    def _show_sa(self, *_) -> None:
+        r = self.sa_results.get(self.sa_task)
         if not r:
+            self.sa_pre.setData([], [])
+            self.sa_rand.setData([], [])
             self.sa_count_label.setText("No results yet: run the experiment.")
             return
         counts = r["label_counts"]
         self.sa_pre.setData(counts, r["pretrained"])
         self.sa_rand.setData(counts, r["random"])
+        self.sa_chance.setPos(r.get("majority", 0.5))
+        self.sa_plot.setLogMode(x=True, y=False)
+        self.sa_plot.setTitle(
+            f"Test accuracy on {r['test_sentences']} sentences, mean of {r['seeds']} draws of the labels "
+            f"(dotted: always guessing the commonest class)"
+        )
         self.sa_slider.setRange(0, len(counts) - 1)
         self._show_sa_mark(self.sa_slider.value())
 
     def _show_sa_mark(self, i: int) -> None:
-        r = self.sa_result
+        r = self.sa_results.get(self.sa_task)
         if not r or not 0 <= i < len(r["label_counts"]):
             return
         n = r["label_counts"][i]
-        self.sa_line.setPos(n)
+        self.sa_line.setPos(np.log10(n))
         gain = 100 * (r["pretrained"][i] - r["random"][i])
         self.sa_count_label.setText(
             f"{n} labels: SA-LSTM {100 * r['pretrained'][i]:.1f}% · random init {100 * r['random'][i]:.1f}% "
@@ -484,20 +510,23 @@ class SentencesTab(ModelTab):
 
     def run_sa_experiment(self) -> None:
         try:
-            sa = SentencesEngine.from_checkpoint(resource_path("sentences-sa-lstm"))
+            sa = self.engine("sentences-sa-lstm")
         except (ResourceError, CheckpointError) as e:
             self.error.emit(f"Sentences: {e}")
             return
+        task = self.sa_task
 
         def job():
-            return sa_lstm_experiment(sa.model, progress=None)
+            return task, sa_lstm_experiment(sa.model, task)
 
-        self.sa_count_label.setText("Fine-tuning 50 classifiers…")
+        self.sa_count_label.setText("Fine-tuning classifiers with and without pretraining… (a few minutes)")
         self.start_job(job, on_return=self._on_sa_result, name="sa-lstm")
 
-    def _on_sa_result(self, result: dict[str, Any]) -> None:
-        self.sa_result = result
+    def _on_sa_result(self, result: tuple[str, dict[str, Any]]) -> None:
+        task, figures = result
+        self.sa_results[task] = figures
         self._show_sa()
+        self.result_ready.emit()
 
     # -- paragraphs ---------------------------------------------------------------------------------
     def _passages(self) -> list[list[str]]:
@@ -533,8 +562,14 @@ class SentencesTab(ModelTab):
         sentences, rec = result
         hier = self.engine("sentences-hier-ae")
         rows, right, total = [], 0, 0
+        limit = hier.config.max_len - 1  # the model reads this many tokens of a sentence
+        self.para_hint.setText(
+            f"A passage, one sentence per line. The model was trained on three consecutive KJV verses and reads "
+            f"the first {limit} tokens of each sentence (the rest is grey below)."
+        )
         for src, out in zip(sentences, rec):
-            ref = [w if w in hier.vocab.index else "<unk>" for w in tokenize(src)]
+            words = [w if w in hier.vocab.index else "<unk>" for w in tokenize(src)]
+            ref, cut = words[:limit], words[limit:]
             hyp = tokenize(out) if out else []
             marked = []
             for i, w in enumerate(hyp):
@@ -543,8 +578,10 @@ class SentencesTab(ModelTab):
                 color = "#1e8449" if ok else "#c0392b"
                 marked.append(f"<span style='color:{color}'>{html.escape(w)}</span>")
             total += len(ref)
+            rest = f" <span style='color:#999'>{html.escape(' '.join(cut))}</span>" if cut else ""
             rows.append(
-                f"<p><b>in:</b> {html.escape(' '.join(ref))}<br><b>out:</b> {' '.join(marked) or '<i>(empty)</i>'}</p>"
+                f"<p><b>in:</b> {html.escape(' '.join(ref))}{rest}<br>"
+                f"<b>out:</b> {' '.join(marked) or '<i>(empty)</i>'}</p>"
             )
         self.para_out.setHtml("".join(rows))
         self.para_acc.setText(

@@ -96,7 +96,7 @@ class SentencesEngine(Engine):
             "cnn-medium": SentenceConfig(decoder="cnn-medium", **anneal),
             "cnn-large": SentenceConfig(decoder="cnn-large", **anneal),
             "sa-lstm": SentenceConfig(kind="ae"),
-            "hier-ae": SentenceConfig(kind="hier", max_len=48),
+            "hier-ae": SentenceConfig(kind="hier", max_len=16),  # verses cut to 15 tokens: see the README
             "tiny": SentenceConfig(emb=16, hidden=24, latent=4, cnn_channels=16, word_dropout=0.3, **anneal),
         }
 

@@ -11,11 +11,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engines.data.text import SentenceSplit, load_polarity
+from engines.cancel import check_cancelled
+from engines.data.text import SentenceSplit, Vocab, load_polarity
 from engines.sentences.model import SentenceClassifier, SentenceModel, pad_batch
 
-LABEL_COUNTS = (10, 20, 50, 100, 140)
+LABEL_COUNTS = {"polarity": (10, 20, 50, 100, 140), "word_class": (30, 100, 300, 1000, 3000)}
+SEEDS = {"polarity": 5, "word_class": 3}
 TEST_PER_CLASS = 30
+WORD_CLASSES = ("noun", "verb", "adjective or adverb")  # a WordNet doc id is 4 x synset offset + class
 
 
 def _split_polarity(split: SentenceSplit, seed: int) -> tuple[list[int], list[int]]:
@@ -33,26 +36,54 @@ def _split_polarity(split: SentenceSplit, seed: int) -> tuple[list[int], list[in
     return pool, test
 
 
+def classification_task(task: str, vocab: Vocab, max_len: int, seed: int):
+    """(x_pool, y_pool, x_test, y_test) of a labelled task, pool ordered so any prefix is a draw of labels.
+
+    ``polarity``: Pang & Lee's 200 movie-review sentences, positive or negative (the issue's task).
+    ``word_class``: which word class the WordNet entry a sentence illustrates is (noun, verb, adjective
+    or adverb): labels from the training split, test on the 2,000 test sentences (other synsets)."""
+
+    def ids(tokens):
+        return pad_batch([vocab.encode(t)[: max_len - 1] for t in tokens])
+
+    if task == "polarity":
+        data = load_polarity()
+        pool, test = _split_polarity(data, seed)
+        x, y = ids(data.tokens), torch.as_tensor(data.labels)
+        return x[pool], y[pool], x[test], y[test]
+    if task == "word_class":
+        from engines.data.text import load_sentences
+
+        ds = load_sentences("wordnet")
+        order = np.random.default_rng(seed).permutation(len(ds.train))[: max(LABEL_COUNTS["word_class"])]
+        train = [ds.train.tokens[i] for i in order]
+        y_train = torch.as_tensor(np.minimum(ds.train.doc[order] % 4, 2))
+        return ids(train), y_train, ids(ds.test.tokens), torch.as_tensor(np.minimum(ds.test.doc % 4, 2))
+    raise ValueError(f"unknown task '{task}' (polarity, word_class)")
+
+
 def train_classifier(
-    sa: SentenceModel | None,
+    sa: SentenceModel,
     x: torch.Tensor,
     y: torch.Tensor,
     pretrained: bool,
-    steps: int = 100,
+    classes: int = 2,
+    steps: int = 200,
     lr: float = 1e-3,
     seed: int = 0,
 ) -> SentenceClassifier:
     """Fine-tune Dai & Le's LSTM classifier on (x, y); ``pretrained`` copies ``sa``'s embedding and LSTM."""
     torch.manual_seed(seed)
     cfg = sa.cfg
-    clf = SentenceClassifier(len(cfg.vocab), cfg.emb, cfg.hidden)
+    clf = SentenceClassifier(len(cfg.vocab), cfg.emb, cfg.hidden, classes)
     if pretrained:
         clf.load_pretrained(sa)
     opt = torch.optim.Adam(clf.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     clf.train()
     for _ in range(steps):
-        idx = torch.randperm(len(x), generator=gen)[:20]
+        check_cancelled()
+        idx = torch.randperm(len(x), generator=gen)[:32]
         loss = F.cross_entropy(clf(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
@@ -68,38 +99,40 @@ def accuracy(clf: SentenceClassifier, x: torch.Tensor, y: torch.Tensor) -> float
 
 def sa_lstm_experiment(
     sa: SentenceModel,
-    label_counts: tuple[int, ...] = LABEL_COUNTS,
-    seeds: int = 5,
+    task: str = "polarity",
+    label_counts: tuple[int, ...] | None = None,
+    seeds: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    steps: int = 200,
 ) -> dict[str, Any]:
-    """Test accuracy (mean over ``seeds`` splits) of the classifier with and without the sequence
-    autoencoder's weights, for each number of labelled training sentences."""
-    from engines.data.text import Vocab
-
-    data = load_polarity()
+    """Test accuracy (mean over ``seeds`` draws of the labels) of the classifier with and without the
+    sequence autoencoder's weights, for each number of labelled training sentences."""
+    label_counts = tuple(label_counts or LABEL_COUNTS[task])
+    seeds = seeds or SEEDS[task]
     vocab = Vocab(sa.cfg.vocab)
-    ids = pad_batch([vocab.encode(t)[: sa.cfg.max_len - 1] for t in data.tokens])
-    labels = torch.as_tensor(data.labels)
     acc = {"pretrained": np.zeros((seeds, len(label_counts))), "random": np.zeros((seeds, len(label_counts)))}
     done, total = 0, seeds * len(label_counts) * 2
     for s in range(seeds):
-        pool, test = _split_polarity(data, s)
+        x_pool, y_pool, x_test, y_test = classification_task(task, vocab, sa.cfg.max_len, s)
+        classes = int(max(y_pool.max(), y_test.max())) + 1
         for j, n in enumerate(label_counts):
-            tr = pool[:n]
             for key in ("pretrained", "random"):
-                clf = train_classifier(sa, ids[tr], labels[tr], key == "pretrained", seed=s)
-                acc[key][s, j] = accuracy(clf, ids[test], labels[test])
+                clf = train_classifier(sa, x_pool[:n], y_pool[:n], key == "pretrained", classes, steps, seed=s)
+                acc[key][s, j] = accuracy(clf, x_test, y_test)
                 done += 1
                 if progress:
                     progress(done, total)
     return {
+        "task": task,
         "label_counts": list(label_counts),
         "pretrained": acc["pretrained"].mean(0).round(4).tolist(),
         "random": acc["random"].mean(0).round(4).tolist(),
         "pretrained_std": acc["pretrained"].std(0).round(4).tolist(),
         "random_std": acc["random"].std(0).round(4).tolist(),
-        "test_sentences": 2 * TEST_PER_CLASS,
+        "test_sentences": len(y_test),
+        "majority": round(float(torch.bincount(y_test).max()) / len(y_test), 4),
         "seeds": seeds,
+        "steps": steps,
     }
 
 
@@ -116,7 +149,7 @@ def evaluate_all(samples: int = 4) -> dict[str, Any]:
         out[key] = {k: round(float(m[k]), 4) for k in ("nll", "ppl", "kl", "recon")}
         out[key]["active_units"] = int(m["active_units"])
     sa = SentencesEngine.from_checkpoint(resource_path("sentences-sa-lstm"))
-    out["sa_lstm"] = sa_lstm_experiment(sa.model)
+    out["sa_lstm"] = {task: sa_lstm_experiment(sa.model, task) for task in LABEL_COUNTS}
     hier = SentencesEngine.from_checkpoint(resource_path("sentences-hier-ae"))
     _, _, kjv_test = SentencesEngine.load_data("kjv")
     m = hier.evaluate(kjv_test)
