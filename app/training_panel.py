@@ -368,10 +368,18 @@ class TrainingPanel(QWidget):
             self.curves[key] = self.loss_plot.plot([], [], pen=pg.mkPen(color, width=2), name=key)
         return self.curves[key]
 
-    def run_demo_blocking(self, steps: int = 60) -> None:
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model_box.currentData(), "options": self.option_values()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Pick the model (and its options), then run the tiny demo (``main.py --tab training --state``)."""
+        self.configure(model=state.get("model", self.model_box.currentData()))
+        self.run_demo_blocking(options=state.get("options") or {})
+
+    def run_demo_blocking(self, steps: int = 60, options: dict[str, Any] | None = None) -> None:
         """Train the tiny preset for a few steps on the calling thread (for screenshots)."""
         batch = 32 if ENGINES[self.model_box.currentData()].default_batch_size >= 32 else 4
-        self.configure(preset="tiny", init=None, steps=steps, batch=batch, eval_every=20)
+        self.configure(preset="tiny", init=None, steps=steps, batch=batch, eval_every=20, options=options or {})
         trainer = self._make_trainer()
         self._reset_run_views()
         self.progress.setRange(0, steps)

@@ -64,12 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flatten(obj: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _emit(obj: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(obj))
     else:
-        width = max((len(k) for k in obj), default=0)
-        for k, v in obj.items():
+        flat = _flatten(obj)  # nested figures (e.g. per model) as "model.nll"
+        width = max((len(k) for k in flat), default=0)
+        for k, v in flat.items():
             print(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
 
 

@@ -12,4 +12,5 @@ $PY main.py --tab sentences --state '{"steps": 8}' --screenshot docs/sentences-t
 $PY main.py --tab sentences --state '{"view": "sa", "label_index": 1}' --screenshot docs/sentences-sa-lstm.png
 $PY main.py --tab sentences --state '{"view": "paragraph"}' --screenshot docs/sentences-paragraph.png
 $PY main.py --tab training --screenshot docs/training-tab.png
+$PY main.py --tab training --state '{"model": "sentences", "options": {"anneal_steps": 40}}' --screenshot docs/training-sentences.png
 echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/training-tab.png"

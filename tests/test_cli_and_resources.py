@@ -19,9 +19,16 @@ def run_cli(root, *args, timeout=300):
 
 def test_manifest_entries_are_complete_and_match(root):
     entries = load_manifest()
-    assert {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention", "speech8k", "wavenet-speech"} <= set(
-        entries
-    )
+    from engines.sentences import SentencesEngine
+
+    shipped = {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention", "speech8k", "wavenet-speech",
+               "sentences", "sentences-sa-lstm", "sentences-hier-ae", *SentencesEngine.shipped}  # fmt: skip
+    assert shipped <= set(entries)
+    # every file in resources/ is listed (nothing unaccounted for ships)
+    listed = {e["path"] for e in entries.values()}
+    on_disk = {str(p.relative_to(root / "resources")) for p in (root / "resources").rglob("*.*")
+               if p.parent.name in ("data", "weights")}  # fmt: skip
+    assert on_disk == listed
     for name, e in entries.items():
         for key in ("path", "kind", "source", "licence", "size", "sha256", "command", "metrics"):
             assert e.get(key) not in (None, ""), f"{name} lacks {key}"

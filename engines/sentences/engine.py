@@ -70,6 +70,7 @@ class SentencesEngine(Engine):
         "sentences-cnn-large": "cnn_vae_large",
         "sentences-lstm-vae": "lstm_vae",
         "sentences-lstm-lm": "lstm_lm",
+        "sentences-lstm-lm-3000": "lstm_lm_3000",  # the LM at the CNN decoders' and plain VAE's budget
     }
 
     def __init__(self, config: SentenceConfig | None = None, device=None):

@@ -148,6 +148,7 @@ def evaluate_all(samples: int = 4) -> dict[str, Any]:
         m = engine.evaluate(test, samples=samples)
         out[key] = {k: round(float(m[k]), 4) for k in ("nll", "ppl", "kl", "recon")}
         out[key]["active_units"] = int(m["active_units"])
+        out[key]["steps"] = engine.meta.get("trained_steps")
     sa = SentencesEngine.from_checkpoint(resource_path("sentences-sa-lstm"))
     out["sa_lstm"] = {task: sa_lstm_experiment(sa.model, task) for task in LABEL_COUNTS}
     hier = SentencesEngine.from_checkpoint(resource_path("sentences-hier-ae"))
