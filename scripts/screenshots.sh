@@ -9,7 +9,7 @@ $PY main.py --tab draw --state '{"mode": "reconstruct", "count": 9, "step": 11}'
 $PY main.py --tab wavenet --state '{"voice": 0, "seconds": 4.0, "seed": 1, "stream": false}' --screenshot docs/wavenet-tab.png
 $PY main.py --tab wavenet --state '{"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": false}' --screenshot docs/wavenet-resynthesis.png
 $PY main.py --tab sentences --state '{"steps": 8}' --screenshot docs/sentences-tab.png
-$PY main.py --tab sentences --state '{"view": "sa", "label_index": 1}' --screenshot docs/sentences-sa-lstm.png
+$PY main.py --tab sentences --state '{"view": "sa", "sa_task": "word_class", "label_index": 2}' --screenshot docs/sentences-sa-lstm.png
 $PY main.py --tab sentences --state '{"view": "paragraph"}' --screenshot docs/sentences-paragraph.png
 $PY main.py --tab training --screenshot docs/training-tab.png
 $PY main.py --tab training --state '{"model": "sentences", "options": {"anneal_steps": 40}}' --screenshot docs/training-sentences.png

@@ -149,7 +149,7 @@ class SentencesTab(ModelTab):
         self.result_list.setWordWrap(True)
         self.result_list.setMinimumWidth(180)
         latent.addWidget(self.result_list)
-        self.map_plot = pg.PlotWidget(title="Latent space: PCA of μ(x) on test sentences")
+        self.map_plot = pg.PlotWidget(title="PCA of μ(x), test sentences")
         self.map_plot.setLabel("bottom", "PC 1")
         self.map_plot.setLabel("left", "PC 2")
         self.map_points = pg.ScatterPlotItem(
@@ -171,9 +171,8 @@ class SentencesTab(ModelTab):
         sa_lay = QVBoxLayout(sa)
         self.sa_plot = pg.PlotWidget(title="Test accuracy")
         self.sa_plot.setLabel("bottom", "labelled training sentences")
-        self.sa_plot.setLabel("left", "test accuracy")
+        self.sa_plot.setLabel("left", "test accuracy (%); dotted: commonest class")
         self.sa_plot.addLegend(offset=(10, 10))
-        self.sa_plot.setYRange(0.3, 0.8)
         for axis in ("left", "bottom"):
             self.sa_plot.getAxis(axis).enableAutoSIPrefix(False)
         self.sa_pre = self.sa_plot.plot([], [], pen=pg.mkPen((30, 120, 210), width=2.5), symbol="o",
@@ -182,9 +181,8 @@ class SentencesTab(ModelTab):
                                          symbolBrush=(150, 150, 150), name="LSTM (random init)")  # fmt: skip
         self.sa_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((220, 50, 40), width=1.5, style=Qt.PenStyle.DashLine))
         self.sa_plot.addItem(self.sa_line)
-        self.sa_plot.addItem(
-            pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen((180, 180, 180), style=Qt.PenStyle.DotLine))
-        )
+        self.sa_chance = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen((180, 180, 180), style=Qt.PenStyle.DotLine))
+        self.sa_plot.addItem(self.sa_chance)
         sa_lay.addWidget(self.sa_plot, 1)
         sa_row = QHBoxLayout()
         self.sa_task_box = QComboBox()
@@ -194,6 +192,7 @@ class SentencesTab(ModelTab):
         self.sa_slider = QSlider(Qt.Orientation.Horizontal)
         self.sa_slider.setMinimumWidth(120)
         self.sa_count_label = QLabel()
+        self.sa_count_label.setWordWrap(True)
         self.sa_run_btn = QPushButton("Run the experiment again")
         sa_row.addWidget(QLabel("Labels:"))
         sa_row.addWidget(self.sa_slider, 1)
@@ -436,7 +435,7 @@ class SentencesTab(ModelTab):
             self.map_plot.setTitle("No latent space: a language model has no z")
         else:
             mean, axes, xy, map_texts = latent_map
-            self.map_plot.setTitle("Latent space: PCA of μ(x) on 2,000 test sentences (hover for the sentence)")
+            self.map_plot.setTitle("μ(x) of 2,000 test sentences, PCA")
             self.map_points.setData(pos=xy, data=map_texts)
             p = (z - mean) @ axes
             self.path_xy = p
@@ -489,14 +488,16 @@ class SentencesTab(ModelTab):
             self.sa_count_label.setText("No results yet: run the experiment.")
             return
         counts = r["label_counts"]
-        self.sa_pre.setData(counts, r["pretrained"])
-        self.sa_rand.setData(counts, r["random"])
-        self.sa_chance.setPos(r.get("majority", 0.5))
-        self.sa_plot.setLogMode(x=True, y=False)
-        self.sa_plot.setTitle(
-            f"Test accuracy on {r['test_sentences']} sentences, mean of {r['seeds']} draws of the labels "
-            f"(dotted: always guessing the commonest class)"
-        )
+        xs = np.log10(counts)  # a log axis, ticked at the label counts themselves
+        self.sa_pre.setData(xs, 100 * np.asarray(r["pretrained"]))
+        self.sa_rand.setData(xs, 100 * np.asarray(r["random"]))
+        self.sa_plot.getAxis("bottom").setTicks([[(x, str(n)) for x, n in zip(xs, counts)]])
+        self.sa_chance.setPos(100 * r.get("majority", 0.5))
+        lo = 100 * min(r["pretrained"] + r["random"] + [r.get("majority", 0.5)])
+        hi = 100 * max(r["pretrained"] + r["random"])
+        self.sa_plot.setYRange(lo - 3, hi + 3)
+        self.sa_plot.setXRange(xs[0] - 0.1, xs[-1] + 0.1)
+        self.sa_plot.setTitle(f"{r['test_sentences']} test sentences, {r['seeds']} draws of the labels")
         self.sa_slider.setRange(0, len(counts) - 1)
         self._show_sa_mark(self.sa_slider.value())
 
@@ -574,7 +575,7 @@ class SentencesTab(ModelTab):
         for src, out in zip(sentences, rec):
             words = [w if w in hier.vocab.index else "<unk>" for w in tokenize(src)]
             ref, cut = words[:limit], words[limit:]
-            hyp = tokenize(out) if out else []
+            hyp = [w if w != "unktoken" else "<unk>" for w in tokenize(out.replace("<unk>", " unktoken "))]
             marked = []
             for i, w in enumerate(hyp):
                 ok = i < len(ref) and ref[i] == w
