@@ -589,9 +589,7 @@ class SentencesTab(ModelTab):
                 f"<b>out:</b> {' '.join(marked) or '<i>(empty)</i>'}</p>"
             )
         self.para_out.setHtml("".join(rows))
-        self.para_acc.setText(
-            f"{right} of {total} words right at the right position ({100 * right / max(1, total):.0f}%)"
-        )
+        self.para_acc.setText(f"{right}/{total} words in place ({100 * right / max(1, total):.0f}%)")
         self.result_ready.emit()
 
     def set_presentation(self, on: bool) -> None:
