@@ -194,56 +194,51 @@ class TrainingPanel(QWidget):
             self.options_form.removeRow(0)
         self.option_widgets = {}
         for name, (label, spec) in cls.train_options.items():
-            if all(isinstance(v, str) for v in spec):
+            if all(isinstance(v, str) for v in spec):  # choices
                 w = QComboBox()
                 for v in spec:
                     w.addItem(v, v)
                 w.currentIndexChanged.connect(self._preview_schedule)
-            elif isinstance(spec[0], float):
-                w = QDoubleSpinBox()
+            else:  # a (min, max) range
+                w = QDoubleSpinBox() if isinstance(spec[0], float) else QSpinBox()
                 w.setRange(*spec)
-                w.setSingleStep(0.05)
-                w.valueChanged.connect(self._preview_schedule)
-            else:
-                w = QSpinBox()
-                w.setRange(*spec)
-                w.setSingleStep(500)
+                w.setSingleStep(0.05 if isinstance(spec[0], float) else 500)
                 w.valueChanged.connect(self._preview_schedule)
             self.options_form.addRow(label, w)
             self.option_widgets[name] = w
         self.options_box.setVisible(bool(self.option_widgets))
 
+    @staticmethod
+    def _set_option(w: QWidget, value: Any) -> None:
+        w.setCurrentIndex(w.findData(value)) if isinstance(w, QComboBox) else w.setValue(value)
+
     def _on_preset(self, *_) -> None:
         """Show the chosen config's values of the model options."""
-        cls = ENGINES[self.model_box.currentData()]
-        config = cls.presets().get(self.preset_box.currentData())
+        config = ENGINES[self.model_box.currentData()].presets().get(self.preset_box.currentData())
         if config is None:
             return
         for name, w in self.option_widgets.items():
-            value = getattr(config, name)
             w.blockSignals(True)
-            w.setCurrentIndex(w.findData(value)) if isinstance(w, QComboBox) else w.setValue(value)
+            self._set_option(w, getattr(config, name))
             w.blockSignals(False)
         self._preview_schedule()
 
     def option_values(self) -> dict[str, Any]:
         return {n: w.currentData() if isinstance(w, QComboBox) else w.value() for n, w in self.option_widgets.items()}
 
-    def _planned_config(self):
-        cls = ENGINES[self.model_box.currentData()]
-        config = cls.presets().get(self.preset_box.currentData())
-        if config is None:
-            return cls, None
+    def _with_options(self, config: Any) -> Any:
+        """``config`` with the model options set (they never change the architecture)."""
         for name, value in self.option_values().items():
             setattr(config, name, value)
-        return cls, config
+        return config
 
     def _preview_schedule(self, *_) -> None:
-        cls, config = self._planned_config()
+        cls = ENGINES[self.model_box.currentData()]
+        config = cls.presets().get(self.preset_box.currentData())
         if config is None or not cls.schedule_terms:
             self.sched_preview.setData([], [])
             return
-        pts = cls.schedules(config, self.steps_box.value()).get(cls.schedule_terms[0], [])
+        pts = cls.schedules(self._with_options(config), self.steps_box.value()).get(cls.schedule_terms[0], [])
         xs, ys = (np.array(v) for v in zip(*pts)) if pts else ([], [])
         self.sched_preview.setData(xs, ys)
 
@@ -299,10 +294,9 @@ class TrainingPanel(QWidget):
             if key in values:
                 box.setValue(values[key])
         for name, value in values.get("options", {}).items():  # the engine's train_options
-            w = self.option_widgets.get(name)
-            if w is None:
+            if name not in self.option_widgets:
                 raise ValueError(f"no model option '{name}'")
-            w.setCurrentIndex(w.findData(value)) if isinstance(w, QComboBox) else w.setValue(value)
+            self._set_option(self.option_widgets[name], value)
 
     def _make_trainer(self) -> Trainer:
         name = self.model_box.currentData()
@@ -312,8 +306,7 @@ class TrainingPanel(QWidget):
             engine = cls.from_checkpoint(resource_path(init), device=None)
         else:
             engine = cls(cls.presets()[self.preset_box.currentData()])
-        for name, value in self.option_values().items():  # options never change the architecture
-            setattr(engine.config, name, value)
+        self._with_options(engine.config)  # the model holds this same config object
         dataset = self.data_box.currentData()
         train, valid, _ = cls.load_data(dataset)
         engine.meta.update({"dataset": dataset, "init": init, "preset": self.preset_box.currentData()})

@@ -89,8 +89,7 @@ class SentencesTab(ModelTab):
         super().__init__(parent)
         self.st = SentencesTabState()
         self.maps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = {}  # key → (mean, axes, xy, texts)
-        self.texts: list[str] = []
-        self.z: np.ndarray | None = None
+        self.path_xy = np.empty((0, 2))  # the listed sentences' latents on the map (none without a map)
         self.sa_results: dict[str, dict[str, Any]] = self._shipped_sa_results()  # task → figures
         self._test_passages: list[list[str]] | None = None
         self._build()
@@ -414,7 +413,6 @@ class SentencesTab(ModelTab):
 
     def _show_result(self, result) -> None:
         key, texts, z, latent_map = result
-        self.texts, self.z = texts, z
         self.result_list.clear()
         action = self.st.action
         for i, t in enumerate(texts):
@@ -430,6 +428,7 @@ class SentencesTab(ModelTab):
         self.path_labels = []
         self.mark.setData([], [])
         if latent_map is None:
+            self.path_xy = np.empty((0, 2))
             self.map_points.setData([], [])
             self.path_line.setData([], [])
             self.map_plot.setTitle("No latent space: a language model has no z")
@@ -452,7 +451,7 @@ class SentencesTab(ModelTab):
         self.status.emit(f"Sentences: {len(texts)} decoded ({action})")
 
     def _mark_row(self, row: int) -> None:
-        if self.z is None or row < 0 or not hasattr(self, "path_xy") or row >= len(self.path_xy):
+        if not 0 <= row < len(self.path_xy):
             self.mark.setData([], [])
             return
         self.mark.setData([self.path_xy[row][0]], [self.path_xy[row][1]])
@@ -556,7 +555,7 @@ class SentencesTab(ModelTab):
             return
 
         def job():
-            return sentences, hier.reconstruct_text(sentences)
+            return sentences, hier.reconstruct_words(sentences)
 
         if blocking:
             self._show_paragraph(job())
@@ -575,9 +574,8 @@ class SentencesTab(ModelTab):
         for src, out in zip(sentences, rec):
             words = [w if w in hier.vocab.index else "<unk>" for w in tokenize(src)]
             ref, cut = words[:limit], words[limit:]
-            hyp = [w if w != "unktoken" else "<unk>" for w in tokenize(out.replace("<unk>", " unktoken "))]
             marked = []
-            for i, w in enumerate(hyp):
+            for i, w in enumerate(out):
                 ok = i < len(ref) and ref[i] == w
                 right += ok
                 color = "#1e8449" if ok else "#c0392b"

@@ -23,6 +23,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def _data_path() -> Path:
     return resource_path("sentences")
 
 
-_cache: dict[str, dict] = {}
+_cache: dict[str, Any] = {}  # the shipped file's JSON, and each corpus built from it
 
 
 def _load_shipped() -> dict:
@@ -145,9 +146,11 @@ def load_sentences(name: str) -> SentenceDataset:
     """A shipped corpus by name (``wordnet``, ``kjv``) or a user's UTF-8 text file (one sentence a
     line; blank lines separate passages), split 90/5/5 in file order."""
     if name in ("wordnet", "kjv"):
-        d = _load_shipped()[name]
-        train, valid, test = (_split(d[k]) for k in ("train", "valid", "test"))
-        return SentenceDataset(name, train, valid, test, Vocab.build(train.tokens))
+        if name not in _cache:  # parsed and counted once per process; nothing changes a split
+            d = _load_shipped()[name]
+            train, valid, test = (_split(d[k]) for k in ("train", "valid", "test"))
+            _cache[name] = SentenceDataset(name, train, valid, test, Vocab.build(train.tokens))
+        return _cache[name]
     return load_text_file(name)
 
 

@@ -75,16 +75,19 @@ class SentencesEngine(Engine):
 
     def __init__(self, config: SentenceConfig | None = None, device=None):
         super().__init__(config, device)
-        self.vocab = Vocab(self.config.vocab)
-        self._encoded: dict[int, tuple[SentenceSplit, list]] = {}
+        self._sync_vocab()
 
     def build_model(self, config: SentenceConfig) -> SentenceModel:
         return SentenceModel(config)
 
+    def _sync_vocab(self) -> None:
+        """The config's word list changed (built, loaded): index it and forget encoded splits."""
+        self.vocab = Vocab(self.config.vocab)
+        self._encoded: dict[int, tuple[SentenceSplit, list]] = {}
+
     def load(self, path) -> None:
         super().load(path)
-        self.vocab = Vocab(self.config.vocab)
-        self._encoded.clear()
+        self._sync_vocab()
 
     @classmethod
     def presets(cls) -> dict[str, SentenceConfig]:
@@ -122,18 +125,20 @@ class SentencesEngine(Engine):
         if int(self.model.steps) == 0 and len(self.config.vocab) <= 4:
             self.config = replace(self.config, vocab=Vocab.build(train.tokens).words)
             self.model = self.build_model(self.config).to(self.device)
-            self.vocab = Vocab(self.config.vocab)
-            self._encoded.clear()
+            self._sync_vocab()
+
+    def _ids(self, tokens: list[str]) -> list[int]:
+        """Word ids of one sentence, cut to what the model reads (``max_len`` - 1 words, then </s>)."""
+        return self.vocab.encode(tokens)[: self.config.max_len - 1]
 
     def encode(self, data: SentenceSplit) -> list:
         """Token ids of every sentence (hier: of every passage), cached per split."""
         key = id(data)
         if key not in self._encoded or self._encoded[key][0] is not data:
-            limit = self.config.max_len - 1
             if self.config.kind == "hier":
-                ids = [[self.vocab.encode(s)[:limit] for s in p] for p in data.passages(PASSAGE)]
+                ids = [[self._ids(s) for s in p] for p in data.passages(PASSAGE)]
             else:
-                ids = [self.vocab.encode(s)[:limit] for s in data.tokens]
+                ids = [self._ids(s) for s in data.tokens]
             self._encoded[key] = (data, ids)
         return self._encoded[key][1]
 
@@ -175,14 +180,14 @@ class SentencesEngine(Engine):
         gen = torch.Generator(device=self.device).manual_seed(seed)
         totals = {"recon": 0.0, "kl": 0.0}
         words, mus = 0, []
+        draws = samples if self.is_vae else 1  # the LM's NLL is exact: one pass
         for i in range(0, len(ids), batch_size):
             x = self._tensor(ids[i : i + batch_size])
             words += int((x != PAD_ID).sum())
-            for _ in range(samples if self.is_vae else 1):
+            for _ in range(draws):
                 out = self.model(x, generator=gen)
-                w = len(x) / (samples if self.is_vae else 1)
-                totals["recon"] += out["recon"].item() * w
-                totals["kl"] += out["kl"].item() * w
+                totals["recon"] += out["recon"].item() * len(x) / draws
+                totals["kl"] += out["kl"].item() * len(x) / draws
             if self.is_vae:
                 mus.append(self.model.posterior(x)[0])
         n = max(1, len(ids))
@@ -199,7 +204,8 @@ class SentencesEngine(Engine):
 
     # -- latent space -------------------------------------------------------------------------------
     def ids_of(self, texts: list[str]) -> torch.Tensor:
-        return pad_batch([self.vocab.encode(tokenize(t))[: self.config.max_len - 1] or [UNK_ID] for t in texts])
+        """Typed sentences as a padded (n, T) batch (an empty sentence reads as <unk>)."""
+        return pad_batch([self._ids(tokenize(t)) or [UNK_ID] for t in texts])
 
     @torch.no_grad()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -310,25 +316,26 @@ class SentencesEngine(Engine):
         B, S, _ = x.shape
         state = m.hier_paragraph(x)
         prev = torch.zeros(B, 1, H, device=self.device)
-        out = [[[] for _ in range(S)] for _ in range(B)]
-        for s in range(S):
+        out = [[] for _ in range(B)]
+        for _ in range(S):
             y, state = m.sent_decoder(prev, state)
             ws = (y.transpose(0, 1).contiguous(), torch.zeros_like(y.transpose(0, 1)))
             tok = torch.full((B, 1), BOS_ID, dtype=torch.long, device=self.device)
             last = torch.zeros(B, H, device=self.device)
             alive = torch.ones(B, dtype=torch.bool, device=self.device)
+            written = []
             for _ in range(self.config.max_len):
                 h, ws = m.decoder(m.embed(tok), ws)
-                last = torch.where(alive[:, None], h[:, 0], last)
+                last = torch.where(alive[:, None], h[:, 0], last)  # the state after </s> feeds the next sentence
                 logits = m.out(h[:, 0])
                 logits[:, PAD_ID] = logits[:, BOS_ID] = -math.inf
                 tok = logits.argmax(-1, keepdim=True)
-                for b in range(B):
-                    if alive[b] and tok[b, 0] != EOS_ID:
-                        out[b][s].append(int(tok[b, 0]))
+                written.append(tok)
                 alive &= tok[:, 0] != EOS_ID
                 if not alive.any():
                     break
+            for b, row in enumerate(torch.cat(written, 1).tolist()):
+                out[b].append(row[: row.index(EOS_ID)] if EOS_ID in row else row)
             prev = last[:, None]
         return out
 
@@ -346,16 +353,18 @@ class SentencesEngine(Engine):
                     total += len(ref)
         return right / max(1, total)
 
-    def reconstruct_text(self, sentences: list[str]) -> list[str]:
-        """A passage typed by the user (up to any number of sentences) through the hierarchical AE."""
+    def reconstruct_words(self, sentences: list[str]) -> list[list[str]]:
+        """A passage typed by the user (any number of sentences) through the hierarchical AE: the words
+        it writes back for each sentence."""
         if self.config.kind != "hier":
             raise ValueError("reconstructing a passage needs the hierarchical autoencoder")
         if not sentences:
             raise ValueError("type at least one sentence")
-        ids = [self.vocab.encode(tokenize(s))[: self.config.max_len - 1] or [UNK_ID] for s in sentences]
-        flat = pad_batch(ids).to(self.device)
-        rec = self.reconstruct_passage(flat[None])
-        return [detokenize(self.vocab.decode(r)) for r in rec[0]]
+        rec = self.reconstruct_passage(self.ids_of(sentences).to(self.device)[None])
+        return [self.vocab.decode(r) for r in rec[0]]
+
+    def reconstruct_text(self, sentences: list[str]) -> list[str]:
+        return [detokenize(w) for w in self.reconstruct_words(sentences)]
 
     # -- speed ----------------------------------------------------------------------------------------
     def bench(self, train_seconds: float = 3.0, batch_size: int = 64) -> dict[str, float]:

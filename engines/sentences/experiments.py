@@ -18,7 +18,6 @@ from engines.sentences.model import SentenceClassifier, SentenceModel, pad_batch
 LABEL_COUNTS = {"polarity": (10, 20, 50, 100, 140), "word_class": (30, 100, 300, 1000, 3000)}
 SEEDS = {"polarity": 5, "word_class": 3}
 TEST_PER_CLASS = 30
-WORD_CLASSES = ("noun", "verb", "adjective or adverb")  # a WordNet doc id is 4 x synset offset + class
 
 
 def _split_polarity(split: SentenceSplit, seed: int) -> tuple[list[int], list[int]]:
@@ -34,6 +33,12 @@ def _split_polarity(split: SentenceSplit, seed: int) -> tuple[list[int], list[in
     for a, b in zip(*per_class):  # interleave classes, so any even prefix is balanced
         pool += [a, b]
     return pool, test
+
+
+def _word_class(doc: np.ndarray) -> torch.Tensor:
+    """0 noun, 1 verb, 2 adjective or adverb: a WordNet doc id is 4 x synset offset + class, and the shipped
+    corpus numbered adjectives and adverbs alike."""
+    return torch.as_tensor(np.minimum(doc % 4, 2))
 
 
 def classification_task(task: str, vocab: Vocab, max_len: int, seed: int):
@@ -57,8 +62,7 @@ def classification_task(task: str, vocab: Vocab, max_len: int, seed: int):
         ds = load_sentences("wordnet")
         order = np.random.default_rng(seed).permutation(len(ds.train))[: max(LABEL_COUNTS["word_class"])]
         train = [ds.train.tokens[i] for i in order]
-        y_train = torch.as_tensor(np.minimum(ds.train.doc[order] % 4, 2))
-        return ids(train), y_train, ids(ds.test.tokens), torch.as_tensor(np.minimum(ds.test.doc % 4, 2))
+        return ids(train), _word_class(ds.train.doc[order]), ids(ds.test.tokens), _word_class(ds.test.doc)
     raise ValueError(f"unknown task '{task}' (polarity, word_class)")
 
 

@@ -119,6 +119,15 @@ def shift_right(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([bos, x[:, :-1]], dim=1).masked_fill(x == PAD_ID, PAD_ID)
 
 
+def read_last_state(embed: nn.Embedding, lstm: nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``lstm`` over the embedded (B, T) ids, padding skipped; its state after each sequence's last
+    word, (h, c), each (B, H)."""
+    lengths = (x != PAD_ID).sum(1).clamp(min=1).cpu()
+    packed = nn.utils.rnn.pack_padded_sequence(embed(x), lengths, batch_first=True, enforce_sorted=False)
+    _, (h, c) = lstm(packed)
+    return h[0], c[0]
+
+
 class CausalConvBlock(nn.Module):
     """Yang et al.'s residual block: ReLU → causal dilated conv → ReLU → 1x1, added to the input."""
 
@@ -167,10 +176,7 @@ class SentenceModel(nn.Module):
     # -- pieces ----------------------------------------------------------------------------------------
     def encode_states(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Read (B, T) token ids (padded, ending in </s>); the LSTM's last (h, c), each (B, H)."""
-        lengths = (x != PAD_ID).sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
-        _, (h, c) = self.encoder(packed)
-        return h[0], c[0]
+        return read_last_state(self.embed, self.encoder, x)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, _ = self.encode_states(x)
@@ -228,10 +234,8 @@ class SentenceModel(nn.Module):
             kl_dims = gaussian_kl(mu, logvar)
             kl = kl_dims.sum(1).mean()
             states, _ = self.decode_states(inputs, z)
-        else:
-            state = self.encode_states(x) if cfg.kind == "ae" else None
-            if state is not None:
-                state = (state[0][None], state[1][None])
+        else:  # the LM starts from zeros, the sequence autoencoder from the state after reading x
+            state = tuple(s[None] for s in self.encode_states(x)) if cfg.kind == "ae" else None
             states, _ = self.decode_states(inputs, None, state)
             kl = torch.zeros((), device=x.device)
         recon = self.token_nll(states, x).sum(1).mean()
@@ -276,7 +280,7 @@ class SentenceModel(nn.Module):
 
 
 class SentenceClassifier(nn.Module):
-    """Dai & Le's classifier: embedding → LSTM → linear on the last state. ``from_pretrained`` copies
+    """Dai & Le's classifier: embedding → LSTM → linear on the last state. ``load_pretrained`` copies
     the embedding and LSTM of a sequence autoencoder (SA-LSTM); otherwise they start random."""
 
     def __init__(self, vocab_size: int, emb: int, hidden: int, classes: int = 2, dropout: float = 0.5):
@@ -291,10 +295,8 @@ class SentenceClassifier(nn.Module):
         self.encoder.load_state_dict(model.encoder.state_dict())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lengths = (x != PAD_ID).sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.encoder(packed)
-        return self.head(self.drop(h[0]))
+        h, _ = read_last_state(self.embed, self.encoder, x)
+        return self.head(self.drop(h))
 
 
 def pad_batch(seqs: list[list[int]], max_len: int | None = None) -> torch.Tensor:
