@@ -72,7 +72,8 @@ class TrainingPanel(QWidget):
         form = QFormLayout(box)
         self.model_box = QComboBox()
         for name, cls in ENGINES.items():
-            self.model_box.addItem(cls.title or name, name)
+            if cls.trainable_in_panel:  # DESM's vectors come from gensim's word2vec (python -m engines train desm)
+                self.model_box.addItem(cls.title or name, name)
         self.preset_box = QComboBox()
         self.data_box = QComboBox()
         self.init_box = QComboBox()
@@ -181,9 +182,10 @@ class TrainingPanel(QWidget):
         self.data_box.clear()
         for name in cls.datasets:
             self.data_box.addItem(name, name)
-        if getattr(cls, "item_unit", "images") == "samples":  # audio: a WAV file or a folder of them
-            self.data_box.addItem("Open a folder of WAV files…", "__folder__")
-        self.data_box.addItem("Open a file…", "__open__")
+        if cls.data_folder:  # audio: a folder of WAV files; documents: a folder of text files
+            self.data_box.addItem(cls.data_folder, "__folder__")
+        if cls.data_file_filter:
+            self.data_box.addItem("Open a file…", "__open__")
         self.init_box.clear()
         self.init_box.addItem("scratch (the chosen config)", None)
         for res in getattr(cls, "shipped", {}):

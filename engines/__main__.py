@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None)
 
     d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
-    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k", "sentences"])
+    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k", "sentences", "documents"])
 
     sub.add_parser("verify", help="check every resource against the manifest sha256")
     return parser
@@ -107,6 +107,8 @@ def cmd_train(args) -> None:
     engine = cls.from_checkpoint(args.init, args.device) if args.init else cls(presets[args.preset], args.device)
     dataset = args.dataset or cls.datasets[0]
     train, valid, test = cls.load_data(dataset)
+    if not cls.trainable_in_panel:
+        return _fit_external(args, cls, engine, train, dataset)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
         checkpoint=args.out, half=args.half, keep_best=args.keep_best, lr_schedule=args.lr_schedule,
@@ -148,6 +150,27 @@ def cmd_train(args) -> None:
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
 
 
+def _fit_external(args, cls, engine, train, dataset: str) -> None:
+    """An engine trained outside torch (DESM: gensim word2vec); --steps and the optimiser do not apply."""
+    engine.meta.update({"dataset": dataset, "preset": args.preset})
+    fitted = engine.fit(train, seed=args.seed)
+    result = {"final_loss": None, "steps": 0, "world_size": 1, "checkpoint": args.out, "fit": fitted}
+    if args.out:
+        engine.save(args.out, half=args.half)
+        m = engine.evaluate()
+        result["test"] = m
+        if args.register:
+            from engines.resources import register
+
+            command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            register(
+                args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
+                licence=cls.weights_licence, command=command,
+                metrics={"test": m, "fit": fitted, "config": engine.config_summary()},
+            )  # fmt: skip
+    _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
+
+
 def cmd_eval(args) -> None:
     cls = _engine_class(args.name)
     if args.checkpoint:
@@ -178,7 +201,36 @@ def cmd_build_data(args) -> None:
     from engines.resources import RESOURCES_DIR, register, set_metrics
 
     command = f"python -m engines build-data {args.dataset}"
-    if args.dataset == "sentences":
+    if args.dataset == "documents":
+        from engines.data import documents
+
+        out, qout = documents.build_documents(
+            RESOURCES_DIR / "data" / "documents.json.gz", RESOURCES_DIR / "data" / "wiki-queries.json"
+        )
+        register(
+            "documents", out, kind="dataset", command=command,
+            source="gensim 4.4.0 test data: enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2 "
+            "(English Wikipedia articles, markup removed with gensim's filter_wiki, cut into passages of about "
+            "120 words keeping title and section; split by article 80/10/10, seed 0) and mini_newsgroup (200 "
+            "20 Newsgroups posts, alt.atheism and sci.space; headers dropped but the subject; split 140/20/40); "
+            "gensim's English stop-word list",
+            licence="Wikipedia text: CC BY-SA 3.0 (resources/licences/README.md); 20 Newsgroups: distributed "
+            "in gensim (LGPL-2.1) test data, original posts by their authors (Lang 1995)",
+        )  # fmt: skip
+        corpus = documents.load_corpus()
+        queries = json.loads(qout.read_text(encoding="utf-8"))["queries"]
+        sizes = {f"{src}_{sp}": len(corpus.subset(src, sp)) for src in ("wiki", "newsgroups")
+                 for sp in ("train", "valid", "test")}  # fmt: skip
+        sizes["wiki_words"] = sum(len(p.text.split()) for p in corpus.passages if p.source == "wiki")
+        set_metrics("documents", sizes)
+        register(
+            "wiki-queries", qout, kind="dataset", command=command,
+            source="made from the wiki passages of 'documents': a section heading with its article title as "
+            "the query; the section's passages relevant (grade 2), the article's other passages grade 1",
+            licence="CC BY-SA 3.0 (derived from Wikipedia)",
+            metrics={s: len([q for q in queries if q["split"] == s]) for s in ("train", "valid", "test")},
+        )  # fmt: skip
+    elif args.dataset == "sentences":
         from engines.data import text
 
         out = text.build_sentences(RESOURCES_DIR / "data" / "sentences.json.gz")

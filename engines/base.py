@@ -65,9 +65,13 @@ class Engine(ABC):
     train_options: ClassVar[dict[str, tuple[str, tuple]]] = {}
     weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
     default_batch_size: ClassVar[int] = 64
+    # False for an engine whose weights come from outside torch's optimiser (DESM: gensim's word2vec, through
+    # ``fit(train, seed)``); the training panel leaves it out and ``train`` calls ``fit`` instead of the trainer
+    trainable_in_panel: ClassVar[bool] = True
     item_unit: ClassVar[str] = "images"  # what a batch is made of, for rates ("images/s")
     loss_unit: ClassVar[str] = "nats per image"
-    data_file_filter: ClassVar[tuple[str, str]] = ("Training data (MNIST-format IDX)", "All files (*)")
+    data_file_filter: ClassVar[tuple[str, str] | None] = ("Training data (MNIST-format IDX)", "All files (*)")
+    data_folder: ClassVar[str] = ""  # the panel's entry for a folder of training data ("" = none)
 
     def __init__(self, config: Any = None, device: str | torch.device | None = None):
         self.device = device if isinstance(device, torch.device) else pick_device(device)

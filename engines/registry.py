@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from engines.base import Engine
+from engines.desm import DesmEngine
+from engines.docnade import DocNadeEngine
 from engines.draw import DrawEngine
 from engines.sentences import SentencesEngine
 from engines.wavenet import WaveNetEngine
@@ -11,6 +13,8 @@ ENGINES: dict[str, type[Engine]] = {
     DrawEngine.name: DrawEngine,
     WaveNetEngine.name: WaveNetEngine,
     SentencesEngine.name: SentencesEngine,
+    DocNadeEngine.name: DocNadeEngine,
+    DesmEngine.name: DesmEngine,
 }
 
 

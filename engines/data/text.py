@@ -265,21 +265,25 @@ def build_sentences(out: Path, polarity_file: str | None = None) -> Path:
     return out
 
 
-def _find_polarity() -> str:
-    """gensim's ``pang_lee_polarity.cor``, from an installed gensim or a downloaded wheel in the
-    pip cache directory given by ``GENSIM_WHEEL``."""
+def gensim_test_file(name: str) -> str:
+    """A file of gensim's ``gensim/test/test_data`` (real corpora gensim ships for its tests), from an
+    installed gensim or a downloaded wheel whose path ``GENSIM_WHEEL`` gives."""
     import importlib.util
     import zipfile
 
     spec = importlib.util.find_spec("gensim")
     if spec and spec.origin:
-        p = Path(spec.origin).parent / "test" / "test_data" / "pang_lee_polarity.cor"
+        p = Path(spec.origin).parent / "test" / "test_data" / name
         if p.is_file():
             return str(p)
     wheel = os.environ.get("GENSIM_WHEEL")
     if wheel:
-        target = Path(wheel).with_suffix(".polarity.cor")
+        target = Path(wheel).with_name(name)
         with zipfile.ZipFile(wheel) as z:
-            target.write_bytes(z.read("gensim/test/test_data/pang_lee_polarity.cor"))
+            target.write_bytes(z.read(f"gensim/test/test_data/{name}"))
         return str(target)
-    raise TextDataError("gensim's pang_lee_polarity.cor not found: pip install gensim, or set GENSIM_WHEEL")
+    raise TextDataError(f"gensim's test file {name} not found: pip install gensim, or set GENSIM_WHEEL")
+
+
+def _find_polarity() -> str:
+    return gensim_test_file("pang_lee_polarity.cor")

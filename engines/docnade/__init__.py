@@ -1,5 +1,6 @@
-"""DocNADE and DocNADE-LM (issue 5, in progress): the model only; not yet in the registry."""
+"""DocNADE and DocNADE-LM (Lauly et al. 2016): documents as autoregressive bags of words."""
 
+from engines.docnade.engine import DocNadeEngine
 from engines.docnade.model import DocNade, DocNadeConfig, perplexity, shuffle_words
 
-__all__ = ["DocNade", "DocNadeConfig", "perplexity", "shuffle_words"]
+__all__ = ["DocNade", "DocNadeConfig", "DocNadeEngine", "perplexity", "shuffle_words"]

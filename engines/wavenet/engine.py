@@ -62,6 +62,7 @@ class WaveNetEngine(Engine):
     loss_unit = "bits per sample"
     plot_terms = ("bits_per_sample",)  # "loss" is the same in nats
     data_file_filter = ("Audio (WAV file or folder of WAV files)", "WAV files (*.wav *.WAV);;All files (*)")
+    data_folder = "Open a folder of WAV files…"
 
     def build_model(self, config: WaveNetConfig) -> WaveNet:
         return WaveNet(config)

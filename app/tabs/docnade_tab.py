@@ -1,0 +1,249 @@
+"""The DocNADE tab: a document in, its perplexity and each word's log-probability out; the words each
+hidden unit favours; the nearest documents by hidden representation."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.tabs.base import ModelTab
+from app.widgets import scale_plot_fonts
+from engines.data import documents
+from engines.docnade import DocNadeEngine
+from engines.docnade.engine import DocScore
+
+SHIPPED_MODELS = {"docnade-wiki": "DocNADE (H = 50, tree softmax)", "docnade-lm-wiki": "DocNADE-LM (4-gram term)"}
+
+
+@dataclass
+class DocNadeTabState:
+    model: str = "docnade-wiki"
+    text: str = ""  # "" = the first test passage of the shipped corpus
+    passage: int = 0  # which test passage "Next test passage" reached
+    view: int = 0  # 0 heat-map, 1 topics, 2 nearest documents
+
+
+def _colour(logp: float, lo: float = -11.0, hi: float = -3.0) -> str:
+    """Red (improbable) through yellow to green (probable) for a word's log-probability."""
+    t = float(np.clip((logp - lo) / (hi - lo), 0, 1))
+    r, g = (255, int(80 + 175 * 2 * t)) if t < 0.5 else (int(255 - 175 * 2 * (t - 0.5)), 255)
+    return f"rgb({r},{g},90)"
+
+
+class DocNadeTab(ModelTab):
+    title = "DocNADE"
+    engine_name = "docnade"
+    engine_class = DocNadeEngine
+    shipped_models = SHIPPED_MODELS
+    legend = (
+        "Heat-map: the document's content words (stop words and words outside the 2,000-word vocabulary "
+        "are left out) in reading order, each coloured by log p(v_i | v_<i): red improbable, green "
+        "probable; hover for the value. The plot shows the same per position. Topics: for each hidden "
+        "unit, the words with the largest weight W[v, j] into it. Nearest: the shipped passages whose "
+        "h(v) = g(c + Σ W[:, v_k]) has the largest cosine with the document's."
+    )
+    result_ready = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.st = DocNadeTabState()
+        self.score: DocScore | None = None
+        self._doc_vectors: dict[str, np.ndarray] = {}
+        self._corpus: documents.DocumentCorpus | None = None
+        self._build()
+
+    def _build(self) -> None:
+        row, form = self.controls_row()
+        self.text_edit = QPlainTextEdit()
+        self.text_edit.setPlaceholderText("paste or type a document")
+        self.score_btn = QPushButton("Score this document")
+        self.score_btn.clicked.connect(self.run_score)
+        self.next_btn = QPushButton("Next test passage")
+        self.next_btn.clicked.connect(self.next_passage)
+        self.ppl_label = QLabel()
+        self.ppl_label.setWordWrap(True)
+        self.ppl_label.setTextFormat(Qt.TextFormat.RichText)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        form.addRow("Model", self.model_box)
+        form.addRow(self.model_info)
+        form.addRow(self.text_edit)
+        form.addRow(self.next_btn)
+        form.addRow(self.score_btn)
+        form.addRow(self.ppl_label)
+
+        self.views = QTabWidget()
+        heat = QSplitter(Qt.Orientation.Vertical)
+        self.heat_view = QTextBrowser()
+        self.logp_plot = pg.PlotWidget(title="log p(v_i | v_<i) per word (nats)")
+        self.logp_plot.setLabel("bottom", "position i")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#4a90d9")
+        self.logp_plot.addItem(self.bars)
+        heat.addWidget(self.heat_view)
+        heat.addWidget(self.logp_plot)
+        heat.setSizes([300, 200])
+        self.views.addTab(heat, "Word heat-map")
+        self.topics_table = QTableWidget(0, 2)
+        self.topics_table.setHorizontalHeaderLabels(("unit", "words it favours"))
+        self.topics_table.verticalHeader().setVisible(False)
+        self.topics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.topics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.views.addTab(self.topics_table, "Topics (hidden units)")
+        near = QWidget()
+        lay = QVBoxLayout(near)
+        self.near_table = QTableWidget(0, 3)
+        self.near_table.setHorizontalHeaderLabels(("cosine", "passage", "start"))
+        self.near_table.verticalHeader().setVisible(False)
+        self.near_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.near_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        lay.addWidget(self.near_table)
+        self.views.addTab(near, "Nearest documents")
+        self.views.currentChanged.connect(lambda i: setattr(self.st, "view", i))
+        row.addWidget(self.views, 1)
+
+    # -- data ---------------------------------------------------------------------------------------
+    def corpus(self) -> documents.DocumentCorpus:
+        if self._corpus is None:
+            self._corpus = documents.load_corpus()
+        return self._corpus
+
+    def _test_passage(self, n: int) -> str:
+        ids = self.corpus().subset(split="test")
+        return self.corpus().passages[ids[n % len(ids)]].text
+
+    def next_passage(self) -> None:
+        self.st.passage += 1
+        self.text_edit.setPlainText(self._test_passage(self.st.passage))
+        self.run_score()
+
+    # -- state ----------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        self.st.text = self.text_edit.toPlainText()
+        self.st.model = self.model_box.currentData()
+        return asdict(self.st)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        st = DocNadeTabState(**{k: v for k, v in state.items() if k in DocNadeTabState.__dataclass_fields__})
+        if self.model_box.findData(st.model) < 0 or st.view not in (0, 1, 2):
+            raise ValueError(f"DocNADE: unknown model or view in the saved state ({st.model!r}, {st.view!r})")
+        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
+        self._model_key = st.model
+        self.st = st
+        self.text_edit.setPlainText(st.text or self._test_passage(st.passage))
+        self.views.setCurrentIndex(st.view)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.score is None and not self.busy:
+            if not self.text_edit.toPlainText().strip():
+                self.text_edit.setPlainText(self._test_passage(self.st.passage))
+            self.run_score()
+
+    def on_model_changed(self) -> None:
+        self.run_score()
+
+    # -- work -----------------------------------------------------------------------------------------
+    def _work(self, engine: DocNadeEngine, text: str, key: str):
+        """Worker: the document's score, topics, and nearest shipped passages."""
+        score = engine.score_text(text)
+        if key not in self._doc_vectors:
+            train_ids = self.corpus().subset(split="train")
+            docs = [engine.encode_words(self.corpus().content_words(self.corpus().passages[i].text)) for i in train_ids]
+            vecs = engine.document_vectors(docs)
+            self._doc_vectors[key] = (np.asarray(train_ids), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+        ids, vecs = self._doc_vectors[key]
+        near: list[tuple[float, int]] = []
+        if score.words:
+            d = engine.document_vectors([engine.encode_words(score.words)])[0]
+            sims = vecs @ (d / max(np.linalg.norm(d), 1e-8))
+            near = [(float(sims[j]), int(ids[j])) for j in np.argsort(-sims)[:15]]
+        return score, engine.topics(12), near
+
+    def run_score(self) -> None:
+        try:
+            engine = self.engine()
+        except Exception as e:
+            self.error.emit(f"DocNADE: {e}")
+            return
+        self._show_model_info(engine)
+        text = self.text_edit.toPlainText()
+        self.start_job(self._work, engine, text, self.model_box.currentData(), on_return=self._show, name="docnade")
+
+    def run_demo_blocking(self) -> None:
+        self.cancel_job()
+        engine = self.engine()
+        self._show_model_info(engine)
+        self._show(self._work(engine, self.text_edit.toPlainText(), self.model_box.currentData()))
+
+    def _show_model_info(self, e: DocNadeEngine) -> None:
+        cfg = e.config
+        kind = "DocNADE-LM" if cfg.lm_order > 1 else "DocNADE"
+        valid = e.meta.get("valid", {})
+        ppl = f" · valid ppl {valid['ppl']:.0f}" if "ppl" in valid else ""
+        self.model_info.setText(
+            f"{kind} · H = {cfg.hidden} · {cfg.softmax} softmax · {len(e.vocab):,} words · "
+            f"{e.num_parameters():,} parameters{ppl}"
+        )
+
+    def _show(self, result) -> None:
+        score, topics, near = result
+        self.score = score
+        if not score.words:
+            self.ppl_label.setText("<b>No word of this document is in the model's vocabulary.</b>")
+            self.heat_view.setHtml("<i>nothing to score</i>")
+            self.bars.setOpts(x=[], height=[])
+        else:
+            lp = score.log_probs
+            bits = [f"<b>perplexity {score.perplexity:,.0f}</b> over {len(lp)} words "
+                    f"(mean log p {lp.mean():.2f} nats)"]  # fmt: skip
+            if score.unknown:
+                shown = ", ".join(sorted(set(score.unknown))[:12])
+                bits.append(
+                    f"{len(score.unknown)} word(s) outside the vocabulary, not scored: <i>{html.escape(shown)}</i>"
+                )
+            self.ppl_label.setText("<br>".join(bits))
+            cell = "<span style='background-color:{}' title='log p = {:.2f}'>&nbsp;{}&nbsp;</span>"
+            spans = [cell.format(_colour(v), v, html.escape(w)) for w, v in zip(score.words, lp)]
+            self.heat_view.setHtml("<p style='line-height:160%'>" + " ".join(spans) + "</p>")
+            self.bars.setOpts(x=np.arange(len(lp)), height=lp, width=0.8)
+        self.topics_table.setRowCount(len(topics))
+        for j, ws in enumerate(topics):
+            self.topics_table.setItem(j, 0, QTableWidgetItem(str(j)))
+            self.topics_table.setItem(j, 1, QTableWidgetItem(", ".join(ws)))
+        self.near_table.setRowCount(len(near))
+        for r, (sim, i) in enumerate(near):
+            p = self.corpus().passages[i]
+            where = f"{p.title} · {p.section}" if p.section else p.title
+            self.near_table.setItem(r, 0, QTableWidgetItem(f"{sim:.3f}"))
+            self.near_table.setItem(r, 1, QTableWidgetItem(where))
+            self.near_table.setItem(r, 2, QTableWidgetItem(p.text[:160].replace("\n", " ")))
+        self.near_table.resizeColumnToContents(1)
+        self.result_ready.emit()
+
+    def set_presentation(self, on: bool) -> None:
+        super().set_presentation(on)
+        from PySide6.QtWidgets import QApplication
+
+        scale_plot_fonts(self.logp_plot, QApplication.font())
+
+
+__all__ = ["DocNadeTab", "DocNadeTabState"]

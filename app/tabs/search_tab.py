@@ -1,0 +1,413 @@
+"""The Search tab: DESM (Mitra et al. 2016) mixed with BM25 over passages, every score visible.
+
+A query ranks the collection: BM25 picks its top k candidates, DESM re-ranks them and the mixture
+α·DESM + (1 - α)·BM25 orders the list; the α slider re-ranks live (scores are kept, so moving it only
+re-sorts). The chosen passage is shown with each word shaded by its nearest query word's IN-OUT
+cosine. Beside it, a term's nearest words under IN-IN and IN-OUT (the paper's Table 1). Users index a
+folder of their own .txt/.md files in the background; unreadable files are listed and skipped.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.tabs.base import ModelTab
+from app.widgets import ask_path_from_combo
+from engines.data import documents
+from engines.desm import DesmEngine, SearchIndex
+from engines.desm.engine import DEFAULT_K, mixture
+
+COLLECTIONS = {"wiki": "Wikipedia passages", "newsgroups": "Newsgroup posts", "all": "Wikipedia + newsgroups"}
+RESULT_COLUMNS = ("#", "passage", "BM25", "IN-OUT", "IN-IN", "mixture", "BM25 rank")
+
+
+@dataclass
+class SearchTabState:
+    model: str = "desm-wiki"
+    collection: str = "wiki"  # wiki | newsgroups | all | a folder path
+    query: str = "Alabama climate"
+    alpha: float = -1.0  # < 0: the model's tuned α
+    k: int = DEFAULT_K
+    selected: int = 0  # the result row whose passage is shown
+    term: str = "space"  # nearest words of this term
+
+
+class SearchTab(ModelTab):
+    title = "Search"
+    engine_name = "desm"
+    engine_class = DesmEngine
+    engine_device = "cpu"
+    shipped_models = {"desm-wiki": "DESM (word2vec on the wiki + newsgroups)"}
+    legend = (
+        "The table ranks passages by the mixture α·DESM(IN-OUT) + (1 - α)·BM25 (BM25 divided by its "
+        "largest value among the candidates), re-ranking BM25's top k; every score is shown, and "
+        "'BM25 rank' says where BM25 alone put the passage. IN-OUT cosines are small and can be negative "
+        "(OUT vectors share a common direction); only their order matters. The passage view shades each word by its "
+        "largest IN-OUT cosine with a query word; query words are bold. Nearest words: IN-IN finds "
+        "words of the same type, IN-OUT words that occur with the term."
+    )
+    result_ready = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.st = SearchTabState()
+        self.indexes: dict[tuple[str, str], SearchIndex] = {}  # (model key, collection) → index
+        self.scores: dict[str, np.ndarray] | None = None  # the current query's scores of every passage
+        self.ranked: list[int] = []
+        self.skipped: list[tuple[str, str]] = []
+        self._build()
+
+    # -- layout -----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        row, form = self.controls_row()
+        self.collection_box = QComboBox()
+        for key, label in COLLECTIONS.items():
+            self.collection_box.addItem(label, key)
+        self.collection_box.addItem("Index a folder of .txt/.md files…", "__folder__")
+        self.collection_box.activated.connect(self._on_collection)
+        self.query_edit = QLineEdit(self.st.query)
+        self.query_edit.setPlaceholderText("type a query and press Enter")
+        self.query_edit.returnPressed.connect(self.run_query)
+        self.search_btn = QPushButton("Search")
+        self.search_btn.clicked.connect(self.run_query)
+        self.alpha_slider = QSlider(Qt.Orientation.Horizontal)
+        self.alpha_slider.setRange(0, 100)
+        self.alpha_label = QLabel()
+        self.alpha_slider.valueChanged.connect(self._on_alpha)
+        self.k_box = QSpinBox()
+        self.k_box.setRange(1, 10_000)
+        self.k_box.setValue(self.st.k)
+        self.k_box.valueChanged.connect(lambda _: self.rerank())
+        self.term_edit = QLineEdit(self.st.term)
+        self.term_edit.returnPressed.connect(self.show_nearest)
+        self.index_progress = QProgressBar()
+        self.index_progress.setFormat("index: %v / %m passages")
+        self.index_progress.setVisible(False)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        form.addRow("Model", self.model_box)
+        form.addRow("Collection", self.collection_box)
+        form.addRow(self.index_progress)
+        form.addRow("Query", self.query_edit)
+        form.addRow(self.search_btn)
+        form.addRow("α (DESM weight)", self.alpha_slider)
+        form.addRow("", self.alpha_label)
+        form.addRow("Re-rank BM25's top", self.k_box)
+        form.addRow("Nearest words of", self.term_edit)
+        form.addRow(self.info)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.table = QTableWidget(0, len(RESULT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.currentCellChanged.connect(lambda r, *_: self.show_passage(r))
+        self.passage_view = QTextBrowser()
+        split.addWidget(self.table)
+        split.addWidget(self.passage_view)
+        split.setSizes([320, 220])
+        row.addWidget(split, 3)
+
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.nearest_title = QLabel()
+        self.nearest_table = QTableWidget(0, 2)
+        self.nearest_table.setHorizontalHeaderLabels(("IN-IN", "IN-OUT"))
+        self.nearest_table.verticalHeader().setVisible(False)
+        self.nearest_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.nearest_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        lay.addWidget(self.nearest_title)
+        lay.addWidget(self.nearest_table)
+        side.setMaximumWidth(340)
+        row.addWidget(side, 1)
+        self._sync_alpha_label()
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        return self.alpha_slider.value() / 100
+
+    def _sync_alpha_label(self) -> None:
+        tuned = self._tuned_alpha()
+        self.alpha_label.setText(f"α = {self.alpha:.2f}" + (f" (tuned: {tuned:.2f})" if tuned is not None else ""))
+
+    def _tuned_alpha(self) -> float | None:
+        try:
+            return self.engine().alpha
+        except Exception:  # no model yet: the label just leaves it out
+            return None
+
+    def state(self) -> dict[str, Any]:
+        self.st.query = self.query_edit.text()
+        self.st.alpha = self.alpha
+        self.st.k = self.k_box.value()
+        self.st.term = self.term_edit.text()
+        self.st.selected = max(0, self.table.currentRow())
+        self.st.model = self.model_box.currentData()
+        return asdict(self.st)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        st = SearchTabState(**{k: v for k, v in state.items() if k in SearchTabState.__dataclass_fields__})
+        if self.model_box.findData(st.model) < 0:
+            raise ValueError(f"Search: unknown model in the saved state ({st.model!r})")
+        if st.collection not in COLLECTIONS and not st.collection:
+            raise ValueError("Search: no collection in the saved state")
+        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
+        self._model_key = st.model
+        self.st = st
+        if st.collection in COLLECTIONS:
+            self.collection_box.setCurrentIndex(self.collection_box.findData(st.collection))
+        self.query_edit.setText(st.query)
+        self.term_edit.setText(st.term)
+        self.k_box.blockSignals(True)
+        self.k_box.setValue(st.k)
+        self.k_box.blockSignals(False)
+        self._set_alpha(st.alpha)
+
+    def _set_alpha(self, alpha: float) -> None:
+        a = alpha if alpha >= 0 else (self._tuned_alpha() or 0.5)
+        self.alpha_slider.blockSignals(True)
+        self.alpha_slider.setValue(round(a * 100))
+        self.alpha_slider.blockSignals(False)
+        self._sync_alpha_label()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self.ranked and not self.busy:
+            self._set_alpha(self.st.alpha)
+            self.run_query()
+            self.show_nearest()
+
+    def on_model_changed(self) -> None:
+        self._set_alpha(-1)
+        self.run_query()
+        self.show_nearest()
+
+    # -- indexing ---------------------------------------------------------------------------------
+    def _on_collection(self, _index: int) -> None:
+        key = self.collection_box.currentData()
+        if key == "__folder__":
+            path = ask_path_from_combo(self.collection_box, self.st.collection, self, "Index a folder of text files")
+            if path:
+                self.index_folder(path)
+            return
+        self.st.collection = key
+        self.run_query()
+
+    def index_folder(self, path: str) -> None:
+        """Read and index a user's folder on a worker, with progress; then search it."""
+        from app.widgets import add_and_select
+
+        add_and_select(self.collection_box, f"folder: {path}", path)
+        self.st.collection = path
+        self.run_query()
+
+    def _index_key(self) -> tuple[str, str]:
+        return (self.model_box.currentData(), self.st.collection)
+
+    def _build_index(self, engine: DesmEngine, collection: str):
+        """Generator (worker thread): yields ("progress", done, total) and returns (index, skipped)."""
+        stop = documents.load_corpus(()).stopwords
+        skipped: list[tuple[str, str]] = []
+        if collection in COLLECTIONS:
+            corpus = documents.load_corpus()
+            passages = [p for p in corpus.passages if collection == "all" or p.source == collection]
+        else:
+            progress: list[tuple[int, int]] = []
+            passages, skipped = documents.read_folder(collection, stop, progress=lambda d, t: progress.append((d, t)))
+            if progress:
+                yield ("progress", *progress[-1])
+            if not passages:
+                raise documents.DocumentDataError(f"no readable text in {collection}")
+        steps: list[tuple[int, int]] = []
+        index = SearchIndex(engine, passages, stop, progress=lambda d, t: steps.append((d, t)))
+        if steps:
+            yield ("progress", *steps[-1])
+        return index, skipped
+
+    # -- searching ----------------------------------------------------------------------------------
+    def run_query(self) -> None:
+        key = self._index_key()
+        if key in self.indexes:
+            self._search()
+            return
+        try:
+            engine = self.engine()
+        except Exception as e:
+            self.error.emit(f"Search: {e}")
+            return
+        self.index_progress.setVisible(True)
+        self.index_progress.setRange(0, 0)
+        self.status.emit(f"Search: indexing {COLLECTIONS.get(key[1], key[1])}…")
+
+        def on_yield(v):
+            _, done, total = v
+            self.index_progress.setRange(0, total)
+            self.index_progress.setValue(done)
+
+        def on_return(result):
+            index, skipped = result
+            self.indexes[key] = index
+            self.skipped = skipped
+            self.index_progress.setVisible(False)
+            self._search()
+
+        job = self.start_job(self._build_index, engine, key[1], on_yield=on_yield, on_return=on_return, name="index")
+        job.errored.connect(lambda _msg: self.index_progress.setVisible(False))
+
+    def build_index_blocking(self) -> None:
+        key = self._index_key()
+        if key not in self.indexes:
+            gen = self._build_index(self.engine(), key[1])
+            try:
+                while True:
+                    next(gen)
+            except StopIteration as stop:
+                self.indexes[key], self.skipped = stop.value
+
+    def _search(self) -> None:
+        self.index_progress.setVisible(False)
+        index = self.indexes[self._index_key()]
+        query = self.query_edit.text().strip()
+        self.scores = index.scores(query) if query else None
+        known, unknown = index.query_words(query)
+        bits = [f"{len(index):,} passages indexed"]
+        if unknown:
+            bits.append("not in the embeddings (BM25 only): <i>" + html.escape(", ".join(unknown)) + "</i>")
+        if query and not known and not unknown:
+            bits.append("the query has only stop words")
+        if self.skipped:
+            names = "; ".join(f"{html.escape(f)} ({html.escape(r)})" for f, r in self.skipped[:8])
+            more = f" and {len(self.skipped) - 8} more" if len(self.skipped) > 8 else ""
+            bits.append(f"<span style='color:#b00'>skipped {len(self.skipped)} file(s): {names}{more}</span>")
+        self.info.setText("<br>".join(bits))
+        self.rerank(select=self.st.selected)
+
+    def _on_alpha(self, _value: int) -> None:
+        self._sync_alpha_label()
+        self.rerank()
+
+    def rerank(self, select: int = 0) -> None:
+        """Order by the mixture at the slider's α (only a sort: the scores are kept)."""
+        index = self.indexes.get(self._index_key())
+        if index is None or self.scores is None:
+            self.table.setRowCount(0)
+            self.passage_view.clear()
+            self.ranked = []
+            return
+        s, k = self.scores, self.k_box.value()
+        self.ranked = index.rank(s, "mixture", self.alpha, k, top=20)
+        bm_order = np.argsort(-s["bm25"], kind="stable")
+        bm_rank = np.empty(len(bm_order), np.int64)
+        bm_rank[bm_order] = np.arange(1, len(bm_order) + 1)
+        cand = index.candidates(s["bm25"], k)
+        mix = np.full(len(index), np.nan)
+        if len(cand):
+            mix[cand] = mixture(s["in_out"][cand], s["bm25"][cand], self.alpha)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.ranked))
+        for r, i in enumerate(self.ranked):
+            p = index.passages[i]
+            where = f"{p.title} · {p.section}" if p.section else p.title
+            cells = (str(r + 1), where, f"{s['bm25'][i]:.2f}", f"{s['in_out'][i]:.3f}", f"{s['in_in'][i]:.3f}",
+                     "–" if np.isnan(mix[i]) else f"{mix[i]:.3f}", str(bm_rank[i]))  # fmt: skip
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c != 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c == 1:
+                    item.setToolTip(p.text[:400])
+                self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
+        row = min(max(select, 0), len(self.ranked) - 1)
+        if row >= 0:
+            self.table.setCurrentCell(row, 1)
+            self.show_passage(row)
+        else:
+            self.passage_view.setHtml("<i>No passage matches.</i>")
+        self.result_ready.emit()
+
+    def show_passage(self, row: int) -> None:
+        index = self.indexes.get(self._index_key())
+        if index is None or not 0 <= row < len(self.ranked):
+            return
+        self.st.selected = row
+        i = self.ranked[row]
+        p = index.passages[i]
+        query = self.query_edit.text()
+        qwords = set(documents.words(query))
+        parts = []
+        for tok, sim in index.highlight(query, i):
+            t = html.escape(tok)
+            ws = documents.words(tok)
+            if ws and ws[0] in qwords:
+                t = f"<b>{t}</b>"
+            if sim > 0.15:  # shade: light to strong orange with the IN-OUT cosine
+                a = min(1.0, (sim - 0.15) / 0.35)
+                t = f"<span style='background-color: rgba(255,140,0,{0.15 + 0.6 * a:.2f})' title='{sim:.2f}'>{t}</span>"
+            parts.append(t)
+        head = html.escape(f"{p.title} · {p.section}" if p.section else p.title)
+        self.passage_view.setHtml(f"<h3>{head}</h3><p>{' '.join(parts)}</p>")
+
+    def show_nearest(self) -> None:
+        term = self.term_edit.text().strip().lower()
+        try:
+            near = self.engine().nearest(term, 12)
+        except Exception as e:
+            self.error.emit(f"Search: {e}")
+            return
+        if not near["in_in"]:
+            self.nearest_title.setText(f"'{html.escape(term)}' is not in the embeddings")
+            self.nearest_table.setRowCount(0)
+            return
+        self.nearest_title.setText(f"Nearest words of <b>{html.escape(term)}</b> (cosine)")
+        self.nearest_table.setRowCount(len(near["in_in"]))
+        for r, (a, b) in enumerate(zip(near["in_in"], near["in_out"])):
+            self.nearest_table.setItem(r, 0, QTableWidgetItem(f"{a[0]}  {a[1]:.2f}"))
+            self.nearest_table.setItem(r, 1, QTableWidgetItem(f"{b[0]}  {b[1]:.2f}"))
+
+    def run_demo_blocking(self) -> None:
+        self.cancel_job()
+        self._set_alpha(self.st.alpha)
+        self.build_index_blocking()
+        self._search()
+        self.show_nearest()
+
+    # stepping keys: α in steps of 0.05 (the teach-in's "ranking as α moves")
+    def step_forward(self) -> None:
+        self.alpha_slider.setValue(min(100, self.alpha_slider.value() + 5))
+
+    def step_back(self) -> None:
+        self.alpha_slider.setValue(max(0, self.alpha_slider.value() - 5))
+
+
+__all__ = ["SearchTab", "SearchTabState"]
