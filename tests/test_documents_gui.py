@@ -62,7 +62,9 @@ def test_indexing_a_folder_lists_unreadable_files_and_searches_the_rest(search, 
     tab.query_edit.setText("rocket engines")
     with qtbot.waitSignal(tab.result_ready, timeout=30000):
         tab.index_folder(str(tmp_path))
-    assert "broken.txt" in tab.info.text() and "3 passages indexed" in tab.info.text()
+    assert (
+        "broken.txt" in tab.info.text() and "2 passages indexed" in tab.info.text()
+    )  # short paragraphs of a file merge into one passage
     assert tab.table.item(0, 1).text() == "rockets"
     assert not tab.index_progress.isVisible()
 
@@ -85,7 +87,8 @@ def test_docnade_scores_a_document_word_by_word(docnade, qtbot):
     s = tab.score
     assert {"space", "shuttle", "astronauts", "station"} <= set(s.words) and "blorptastic" in s.unknown
     assert "perplexity" in tab.ppl_label.text() and "blorptastic" in tab.ppl_label.text()
-    assert tab.heat_view.toHtml().count("log p =") == len(s.words)
+    assert tab.heat_view.toHtml().count("background-color") == len(s.words)  # one coloured span per scored word
+    assert "Blorptastic" in tab.heat_view.toHtml()  # the text as written, unscored words in grey
     heights = tab.bars.opts["height"]
     assert np.allclose(heights, s.log_probs)
     assert tab.topics_table.rowCount() == tab.engine().config.hidden

@@ -42,11 +42,15 @@ class DocNadeTabState:
     view: int = 0  # 0 heat-map, 1 topics, 2 nearest documents
 
 
-def _colour(logp: float, lo: float = -11.0, hi: float = -3.0) -> str:
+def _rgb(logp: float, lo: float = -11.0, hi: float = -3.0) -> tuple[int, int, int]:
     """Red (improbable) through yellow to green (probable) for a word's log-probability."""
     t = float(np.clip((logp - lo) / (hi - lo), 0, 1))
     r, g = (255, int(80 + 175 * 2 * t)) if t < 0.5 else (int(255 - 175 * 2 * (t - 0.5)), 255)
-    return f"rgb({r},{g},90)"
+    return r, g, 90
+
+
+def _colour(logp: float) -> str:
+    return "rgb({},{},{})".format(*_rgb(logp))
 
 
 class DocNadeTab(ModelTab):
@@ -55,9 +59,9 @@ class DocNadeTab(ModelTab):
     engine_class = DocNadeEngine
     shipped_models = SHIPPED_MODELS
     legend = (
-        "Heat-map: the document's content words (stop words and words outside the 2,000-word vocabulary "
-        "are left out) in reading order, each coloured by log p(v_i | v_<i): red improbable, green "
-        "probable; hover for the value. The plot shows the same per position. Topics: for each hidden "
+        "Heat-map: the document as written; each word the model reads is coloured by log p(v_i | v_<i) "
+        "given the words before it, red improbable, green probable (hover for the value); stop words and "
+        "words outside the 2,000-word vocabulary are grey. The plot shows the same per position. Topics: for each hidden "
         "unit, the words with the largest weight W[v, j] into it. Nearest: the shipped passages whose "
         "h(v) = g(c + Σ W[:, v_k]) has the largest cosine with the document's."
     )
@@ -94,13 +98,13 @@ class DocNadeTab(ModelTab):
         self.views = QTabWidget()
         heat = QSplitter(Qt.Orientation.Vertical)
         self.heat_view = QTextBrowser()
-        self.logp_plot = pg.PlotWidget(title="log p(v_i | v_<i) per word (nats)")
+        self.logp_plot = pg.PlotWidget(title="log p(v_i | v_&lt;i) per scored word (nats)")
         self.logp_plot.setLabel("bottom", "position i")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#4a90d9")
         self.logp_plot.addItem(self.bars)
         heat.addWidget(self.heat_view)
         heat.addWidget(self.logp_plot)
-        heat.setSizes([300, 200])
+        heat.setSizes([260, 240])
         self.views.addTab(heat, "Word heat-map")
         self.topics_table = QTableWidget(0, 2)
         self.topics_table.setHorizontalHeaderLabels(("unit", "words it favours"))
@@ -221,10 +225,9 @@ class DocNadeTab(ModelTab):
                     f"{len(score.unknown)} word(s) outside the vocabulary, not scored: <i>{html.escape(shown)}</i>"
                 )
             self.ppl_label.setText("<br>".join(bits))
-            cell = "<span style='background-color:{}' title='log p = {:.2f}'>&nbsp;{}&nbsp;</span>"
-            spans = [cell.format(_colour(v), v, html.escape(w)) for w, v in zip(score.words, lp)]
-            self.heat_view.setHtml("<p style='line-height:160%'>" + " ".join(spans) + "</p>")
-            self.bars.setOpts(x=np.arange(len(lp)), height=lp, width=0.8)
+            self.heat_view.setHtml(self._heat_html(self.text_edit.toPlainText(), score))
+            brushes = [pg.mkBrush(*_rgb(v)) for v in lp]
+            self.bars.setOpts(x=np.arange(len(lp)), height=lp, width=0.8, brushes=brushes)
         self.topics_table.setRowCount(len(topics))
         for j, ws in enumerate(topics):
             self.topics_table.setItem(j, 0, QTableWidgetItem(str(j)))
@@ -238,6 +241,29 @@ class DocNadeTab(ModelTab):
             self.near_table.setItem(r, 2, QTableWidgetItem(p.text[:160].replace("\n", " ")))
         self.near_table.resizeColumnToContents(1)
         self.result_ready.emit()
+
+    @staticmethod
+    def _heat_html(text: str, score: DocScore) -> str:
+        """The document as written, each scored word on its colour (hover: log p); the words the model does
+        not read (stop words, words outside the vocabulary) in grey."""
+        scored = iter(zip(score.words, score.log_probs))
+        pending = next(scored, None)
+        out, pos = [], 0
+        low = text.lower()
+        if len(low) != len(text):  # a case change altered the length: show the scored words alone
+            low, text = " ".join(score.words), " ".join(score.words)
+        for m in documents.WORD_RE.finditer(low.replace("’", "'")):
+            out.append(html.escape(text[pos : m.start()]))
+            word = text[m.start() : m.end()]
+            if pending is not None and m.group() == pending[0]:
+                cell = "<span style='background-color:{}' title='log p = {:.2f}'>{}</span>"
+                out.append(cell.format(_colour(pending[1]), pending[1], html.escape(word)))
+                pending = next(scored, None)
+            else:
+                out.append(f"<span style='color:#999'>{html.escape(word)}</span>")
+            pos = m.end()
+        out.append(html.escape(text[pos:]))
+        return "<p style='line-height:150%'>" + "".join(out).replace("\n", "<br>") + "</p>"
 
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
