@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=0)
     t.add_argument("--keep-best", action="store_true", help="checkpoint only when validation improves")
     t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
+    t.add_argument("--warm-start", default=None,
+                   help="copy the matching weights of this checkpoint into the --preset model")  # fmt: skip
     t.add_argument("--out", default=None, help="checkpoint path to write")
     t.add_argument("--half", action="store_true", help="store weights in fp16")
     t.add_argument("--register", default=None, help="add --out to resources/manifest.json under this name")
@@ -109,6 +111,11 @@ def cmd_train(args) -> None:
     train, valid, test = cls.load_data(dataset)
     if not cls.trainable_in_panel:
         return _fit_external(args, cls, engine, train, dataset)
+    if args.warm_start:
+        engine.fit_data(train)  # a vocabulary first, so the shapes can match
+        copied = engine.warm_start(args.warm_start)
+        sys.stderr.write(f"warm start from {args.warm_start}: {len(copied)} tensors ({', '.join(copied)})\n")
+        engine.meta["warm_start"] = args.warm_start
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
         checkpoint=args.out, half=args.half, keep_best=args.keep_best, lr_schedule=args.lr_schedule,

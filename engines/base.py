@@ -178,6 +178,18 @@ class Engine(ABC):
         self.meta = dict(payload.get("meta", {}))
         self.checkpoint_path = Path(path)
 
+    def warm_start(self, path: str | Path) -> list[str]:
+        """Copy into this (fresh) model every tensor of a checkpoint of the same engine whose name and shape
+        match, e.g. DocNADE's weights into a DocNADE-LM; returns the names copied. Nothing is copied when
+        the file is unusable or shares no tensor (CheckpointError)."""
+        payload = read_checkpoint(path, self.name)
+        own = self.model.state_dict()
+        take = {k: v for k, v in payload["state_dict"].items() if k in own and own[k].shape == v.shape}
+        if not set(take) & {name for name, _ in self.model.named_parameters()}:  # buffers alone are no start
+            raise CheckpointError(f"{Path(path).name} shares no weights with this config")
+        self.model.load_state_dict({k: v.to(own[k].dtype) for k, v in take.items()}, strict=False)
+        return sorted(take)
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None):
         payload = read_checkpoint(path, cls.name)

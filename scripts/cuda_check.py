@@ -98,7 +98,12 @@ def main() -> int:
         try:
             r = check(name, cls)
         except Exception as e:  # report and go on with the next engine
-            r = {"engine": name, "ok": False, "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-1500:]}
+            r = {
+                "engine": name,
+                "ok": False,
+                "error": f"{type(e).__name__}: {e}",
+                "trace": traceback.format_exc()[-1500:],
+            }
         print(json.dumps(r), flush=True)
         if not r["ok"]:
             failed.append(name)

@@ -11,6 +11,9 @@ $PY main.py --tab wavenet --state '{"mode": "resynthesize", "clip": "test:2", "v
 $PY main.py --tab sentences --state '{"steps": 8}' --screenshot docs/sentences-tab.png
 $PY main.py --tab sentences --state '{"view": "sa", "sa_task": "word_class", "label_index": 2}' --screenshot docs/sentences-sa-lstm.png
 $PY main.py --tab sentences --state '{"view": "paragraph"}' --screenshot docs/sentences-paragraph.png
+$PY main.py --tab docnade --screenshot docs/docnade-tab.png
+$PY main.py --tab docnade --state '{"view": 1}' --screenshot docs/docnade-topics.png
+$PY main.py --tab desm --state '{"query": "Alabama climate", "term": "space"}' --screenshot docs/search-tab.png
 $PY main.py --tab training --screenshot docs/training-tab.png
 $PY main.py --tab training --state '{"model": "sentences", "options": {"anneal_steps": 40}}' --screenshot docs/training-sentences.png
-echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/training-tab.png"
+echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/training-*.png"

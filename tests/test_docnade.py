@@ -128,3 +128,24 @@ def test_a_users_folder_keeps_readable_files_and_lists_the_rest(tmp_path):
         documents.read_folder(tmp_path / "empty")
     with pytest.raises(documents.DocumentDataError, match="is not a folder"):
         documents.read_folder(tmp_path / "good.txt")
+
+
+def test_warm_start_copies_the_shared_weights_and_refuses_other_models(tmp_path):
+    from engines.checkpoint import CheckpointError
+
+    train, valid, _ = DocNadeEngine.load_data("wiki+newsgroups")
+    bag = DocNadeEngine(DocNadeEngine.presets()["tiny"], device="cpu")
+    bag.fit_data(train)
+    torch.nn.init.normal_(bag.model.W.weight)
+    bag.save(tmp_path / "bag.pt")
+    lm = DocNadeEngine(DocNadeConfig(vocab_size=300, hidden=8, lm_order=3), device="cpu")
+    lm.fit_data(train)
+    copied = lm.warm_start(tmp_path / "bag.pt")
+    assert "W.weight" in copied and "U" not in copied
+    assert torch.equal(lm.model.W.weight, bag.model.W.weight)
+    with pytest.raises(CheckpointError):
+        lm.warm_start(resource_path("draw-attention"))  # another engine's file
+    wide = DocNadeEngine(DocNadeConfig(vocab_size=200, hidden=16), device="cpu")  # every shape differs
+    wide.fit_data(train)
+    with pytest.raises(CheckpointError, match="shares no weights"):
+        wide.warm_start(tmp_path / "bag.pt")

@@ -60,8 +60,11 @@ def test_indexing_a_folder_lists_unreadable_files_and_searches_the_rest(search, 
     (tmp_path / "recipes.md").write_text("Bake the bread in a hot oven until the crust is brown.")
     (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
     tab.query_edit.setText("rocket engines")
+    progress = []
+    tab.indexing.connect(lambda *a: progress.append(a))
     with qtbot.waitSignal(tab.result_ready, timeout=30000):
         tab.index_folder(str(tmp_path))
+    assert ("files", 3, 3) in progress and ("passages", 2, 2) in progress  # reported from the worker
     assert (
         "broken.txt" in tab.info.text() and "2 passages indexed" in tab.info.text()
     )  # short paragraphs of a file merge into one passage

@@ -61,7 +61,8 @@ class DocNadeTab(ModelTab):
     legend = (
         "Heat-map: the document as written; each word the model reads is coloured by log p(v_i | v_<i) "
         "given the words before it, red improbable, green probable (hover for the value); stop words and "
-        "words outside the 2,000-word vocabulary are grey. The plot shows the same per position. Topics: for each hidden "
+        "words outside the 2,000-word vocabulary are grey. The plot shows the same per position. "
+        "Topics: for each hidden "
         "unit, the words with the largest weight W[v, j] into it. Nearest: the shipped passages whose "
         "h(v) = g(c + Σ W[:, v_k]) has the largest cosine with the document's."
     )
@@ -154,6 +155,7 @@ class DocNadeTab(ModelTab):
         self.st = st
         self.text_edit.setPlainText(st.text or self._test_passage(st.passage))
         self.views.setCurrentIndex(st.view)
+        self.run_demo_blocking()  # the same state shows the same scores at once
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -69,6 +69,7 @@ class SearchTab(ModelTab):
         "words of the same type, IN-OUT words that occur with the term."
     )
     result_ready = Signal()
+    indexing = Signal(str, int, int)  # (what, done, total), emitted from the indexing worker's thread
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,6 +79,7 @@ class SearchTab(ModelTab):
         self.ranked: list[int] = []
         self.skipped: list[tuple[str, str]] = []
         self._build()
+        self.indexing.connect(self._on_indexing)
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -103,7 +105,7 @@ class SearchTab(ModelTab):
         self.term_edit = QLineEdit(self.st.term)
         self.term_edit.returnPressed.connect(self.show_nearest)
         self.index_progress = QProgressBar()
-        self.index_progress.setFormat("index: %v / %m passages")
+        self.index_progress.setFormat("indexing: %v / %m passages")
         self.index_progress.setVisible(False)
         self.info = QLabel()
         self.info.setWordWrap(True)
@@ -192,6 +194,7 @@ class SearchTab(ModelTab):
         self.k_box.setValue(st.k)
         self.k_box.blockSignals(False)
         self._set_alpha(st.alpha)
+        self.run_demo_blocking()  # the same state shows the same ranking at once
 
     def _set_alpha(self, alpha: float) -> None:
         a = alpha if alpha >= 0 else (self._tuned_alpha() or 0.5)
@@ -235,24 +238,26 @@ class SearchTab(ModelTab):
         return (self.model_box.currentData(), self.st.collection)
 
     def _build_index(self, engine: DesmEngine, collection: str):
-        """Generator (worker thread): yields ("progress", done, total) and returns (index, skipped)."""
+        """Worker thread: read (a folder) and index; progress goes out through the ``indexing`` signal
+        (queued to the GUI thread). Returns (index, skipped)."""
         stop = documents.load_corpus(()).stopwords
         skipped: list[tuple[str, str]] = []
         if collection in COLLECTIONS:
             corpus = documents.load_corpus()
             passages = [p for p in corpus.passages if collection == "all" or p.source == collection]
         else:
-            progress: list[tuple[int, int]] = []
-            passages, skipped = documents.read_folder(collection, stop, progress=lambda d, t: progress.append((d, t)))
-            if progress:
-                yield ("progress", *progress[-1])
+            passages, skipped = documents.read_folder(
+                collection, stop, progress=lambda d, t: self.indexing.emit("files", d, t)
+            )
             if not passages:
                 raise documents.DocumentDataError(f"no readable text in {collection}")
-        steps: list[tuple[int, int]] = []
-        index = SearchIndex(engine, passages, stop, progress=lambda d, t: steps.append((d, t)))
-        if steps:
-            yield ("progress", *steps[-1])
+        index = SearchIndex(engine, passages, stop, progress=lambda d, t: self.indexing.emit("passages", d, t))
         return index, skipped
+
+    def _on_indexing(self, what: str, done: int, total: int) -> None:
+        self.index_progress.setFormat(f"indexing: %v / %m {what}")
+        self.index_progress.setRange(0, total)
+        self.index_progress.setValue(done)
 
     # -- searching ----------------------------------------------------------------------------------
     def run_query(self) -> None:
@@ -269,11 +274,6 @@ class SearchTab(ModelTab):
         self.index_progress.setRange(0, 0)
         self.status.emit(f"Search: indexing {COLLECTIONS.get(key[1], key[1])}…")
 
-        def on_yield(v):
-            _, done, total = v
-            self.index_progress.setRange(0, total)
-            self.index_progress.setValue(done)
-
         def on_return(result):
             index, skipped = result
             self.indexes[key] = index
@@ -281,18 +281,13 @@ class SearchTab(ModelTab):
             self.index_progress.setVisible(False)
             self._search()
 
-        job = self.start_job(self._build_index, engine, key[1], on_yield=on_yield, on_return=on_return, name="index")
+        job = self.start_job(self._build_index, engine, key[1], on_return=on_return, name="index")
         job.errored.connect(lambda _msg: self.index_progress.setVisible(False))
 
     def build_index_blocking(self) -> None:
         key = self._index_key()
         if key not in self.indexes:
-            gen = self._build_index(self.engine(), key[1])
-            try:
-                while True:
-                    next(gen)
-            except StopIteration as stop:
-                self.indexes[key], self.skipped = stop.value
+            self.indexes[key], self.skipped = self._build_index(self.engine(), key[1])
 
     def _search(self) -> None:
         self.index_progress.setVisible(False)
@@ -311,6 +306,7 @@ class SearchTab(ModelTab):
             bits.append(f"<span style='color:#b00'>skipped {len(self.skipped)} file(s): {names}{more}</span>")
         self.info.setText("<br>".join(bits))
         self.rerank(select=self.st.selected)
+        self.status.emit(f"Search: '{query}' ranked over {len(index):,} passages")
 
     def _on_alpha(self, _value: int) -> None:
         self._sync_alpha_label()

@@ -72,6 +72,7 @@ class DocumentCorpus:
     passages: list[Passage]
     stopwords: frozenset[str]
     label_names: list[str] = field(default_factory=list)
+    shipped: bool = False  # the shipped wiki + newsgroups corpus (the labelled queries refer to its passages)
 
     def subset(self, source: str | None = None, split: str | None = None) -> list[int]:
         return [
@@ -253,7 +254,9 @@ def load_corpus(sources: Iterable[str] = ("wiki", "newsgroups")) -> DocumentCorp
             Passage(p["text"], p["title"], d["labels"][p["label"]], "newsgroups", p["split"], p["label"], i)
             for i, p in enumerate(d["newsgroups"])
         ]
-    return DocumentCorpus(passages, frozenset(d["stopwords"]), list(d["labels"]))
+    return DocumentCorpus(
+        passages, frozenset(d["stopwords"]), list(d["labels"]), shipped=tuple(sources) == ("wiki", "newsgroups")
+    )
 
 
 def load_queries(split: str | None = None) -> list[dict[str, Any]]:
@@ -288,7 +291,10 @@ def read_folder(
         raise DocumentDataError(f"{root} holds no .txt or .md files")
     passages: list[Passage] = []
     skipped: list[tuple[str, str]] = []
+    from engines.cancel import check_cancelled
+
     for n, path in enumerate(files):
+        check_cancelled()  # a worker's cancel stops the scan between files
         if cancelled and cancelled():
             break
         rel = str(path.relative_to(root))

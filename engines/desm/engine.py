@@ -78,7 +78,11 @@ class SearchIndex:
         self.engine, self.passages, self.stopwords = engine, passages, stopwords
         index = engine.word_index
         tokens, ids = [], []
+        from engines.cancel import check_cancelled
+
         for n, p in enumerate(passages):
+            if n % 500 == 0:
+                check_cancelled()
             ws = [w for w in documents.words(p.text) if w not in stopwords and len(w) > 1]
             tokens.append(ws)
             ids.append([index[w] for w in ws if w in index])
@@ -100,8 +104,8 @@ class SearchIndex:
 
     def scores(self, query: str) -> dict[str, np.ndarray]:
         """BM25, DESM IN-OUT and IN-IN of every passage."""
-        known, _ = self.query_words(query)
-        ws = [w for w in documents.words(query) if w not in self.stopwords and len(w) > 1]
+        known, unknown = self.query_words(query)
+        ws = known + unknown  # BM25 matches every word, DESM only those with vectors
         ids = [self.engine.word_index[w] for w in known]
         bm = self.bm25.get_scores(ws) if ws else np.zeros(len(self), np.float32)
         return {

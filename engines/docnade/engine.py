@@ -61,11 +61,11 @@ class DocNadeEngine(Engine):
     config_class = DocNadeConfig
     selection_metric = "ppl"
     datasets = ("wiki+newsgroups",)
-    plot_terms = ("loss", "ppl")
+    plot_terms = ("ppl",)  # the training batch's perplexity; validation points are the valid split's
     weights_licence = "CC BY-SA 3.0 (trained on Wikipedia text) and 20 Newsgroups posts; weights: MIT"
     default_batch_size = 64
     item_unit = "words"
-    loss_unit = "nats per document"
+    loss_unit = "perplexity: exp of nats per word"
     data_file_filter = None  # a folder, not a file
     data_folder = "Open a folder of .txt / .md files…"
     shipped: ClassVar[dict[str, str]] = {"docnade-wiki": "docnade", "docnade-lm-wiki": "docnade_lm"}
@@ -81,7 +81,7 @@ class DocNadeEngine(Engine):
     def presets(cls) -> dict[str, DocNadeConfig]:
         return {
             "default": DocNadeConfig(hidden=50),
-            "docnade-lm": DocNadeConfig(hidden=50, lm_order=4),
+            "docnade-lm": DocNadeConfig(hidden=50, lm_order=4, lm_dim=16, lm_dropout=0.5),  # see lm_dropout
             "full-softmax": DocNadeConfig(hidden=50, softmax="full"),
             "tiny": DocNadeConfig(vocab_size=300, hidden=8, max_words=64),
         }
@@ -90,8 +90,8 @@ class DocNadeEngine(Engine):
     def load_data(cls, name: str) -> tuple[WordDocs, WordDocs, WordDocs]:
         if name in ("wiki+newsgroups", "documents"):
             return corpus_splits(documents.load_corpus())
-        passages, skipped = documents.read_folder(name, documents.load_corpus(()).stopwords)
         stop = documents.load_corpus(()).stopwords
+        passages, _skipped = documents.read_folder(name, stop)
         rng = np.random.default_rng(0)
         split = rng.choice(["train", "valid", "test"], size=len(passages), p=[0.9, 0.05, 0.05])
         for p, s in zip(passages, split):

@@ -90,7 +90,7 @@ def evaluate_all(lda_passes: int = 20) -> dict[str, Any]:
     for key, engine in engines.items():
         m = engine.evaluate(test)
         out[f"ppl_{key}"] = m["ppl"]
-        out[f"{key}_steps"] = engine.meta.get("steps")
+        out[f"{key}_steps"] = engine.meta.get("trained_steps")  # the kept (best-validation) checkpoint's step
     base = engines["docnade"]
     test_docs = [d for d in base.encode(test) if len(d)]
     out["test_docs"], out["test_words"] = len(test_docs), int(sum(len(d) for d in test_docs))
