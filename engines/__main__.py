@@ -146,15 +146,19 @@ def cmd_train(args) -> None:
         m = engine.evaluate(test, samples=4) if hasattr(engine, "evaluate") else {}
         result["test"] = m
         if args.register:
-            from engines.resources import register
-
-            command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-            register(
-                args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
-                licence=cls.weights_licence, command=command,
-                metrics={"test": m, "valid": final.metrics, "steps": final.step, "config": engine.config_summary()},
-            )  # fmt: skip
+            _register(args, cls, engine, dataset, {"test": m, "valid": final.metrics, "steps": final.step})
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
+
+
+def _register(args, cls, engine, dataset: str, metrics: dict) -> None:
+    """Add the checkpoint just written to the manifest, with the command line that made it."""
+    from engines.resources import register
+
+    command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    register(
+        args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
+        licence=cls.weights_licence, command=command, metrics={**metrics, "config": engine.config_summary()},
+    )  # fmt: skip
 
 
 def _fit_external(args, cls, engine, train, dataset: str) -> None:
@@ -167,14 +171,7 @@ def _fit_external(args, cls, engine, train, dataset: str) -> None:
         m = engine.evaluate()
         result["test"] = m
         if args.register:
-            from engines.resources import register
-
-            command = "python -m engines " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-            register(
-                args.register, Path(args.out), kind="checkpoint", source=f"trained here on '{dataset}'",
-                licence=cls.weights_licence, command=command,
-                metrics={"test": m, "fit": fitted, "config": engine.config_summary()},
-            )  # fmt: skip
+            _register(args, cls, engine, dataset, {"test": m, "fit": fitted})
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
 
 

@@ -10,7 +10,6 @@ from engines.data import documents
 from engines.docnade import DocNade, DocNadeConfig, DocNadeEngine, perplexity
 from engines.docnade.engine import corpus_splits
 from engines.docnade.experiments import precision_at_recall
-from engines.docnade.model import huffman_paths
 from engines.resources import resource_path
 
 
@@ -23,15 +22,6 @@ def small_model(**kw) -> DocNade:
     return m
 
 
-def test_hidden_states_are_the_cumulative_sum_of_eq_2():
-    m = small_model()
-    v = torch.tensor([[3, 7, 7, 1, 30, 2]])
-    h = m.hidden(v)[0]
-    for i in range(v.shape[1]):  # h_i = g(c + Σ_{k<i} W[:, v_k]), written out
-        pre = m.c + sum((m.W.weight[v[0, k]] for k in range(i)), torch.zeros(6))
-        assert torch.allclose(h[i], torch.sigmoid(pre), atol=1e-6)
-
-
 def test_docnade_sees_a_bag_and_docnade_lm_sees_the_order():
     v = torch.tensor([[3, 7, 9, 1, 30]])
     swapped = torch.tensor([[7, 3, 9, 1, 30]])  # the words before position 2 in another order
@@ -40,24 +30,6 @@ def test_docnade_sees_a_bag_and_docnade_lm_sees_the_order():
     lm = small_model(lm_order=3)
     assert not torch.allclose(lm.hidden(v)[0, 2], lm.hidden(swapped)[0, 2], atol=1e-4)
     assert torch.allclose(lm.hidden(v)[0, 4], lm.hidden(swapped)[0, 4], atol=1e-6)  # trigram window moved past
-
-
-@pytest.mark.parametrize("softmax", ["tree", "full"])
-def test_output_layer_is_a_distribution_and_matches_the_gathered_word(softmax):
-    m = small_model(softmax=softmax)
-    v = torch.tensor([[3, 7, 9, 1, 30, 36]])
-    h = m.hidden(v)
-    every = m.all_log_probs(h)  # (1, D, V)
-    assert torch.allclose(every.logsumexp(-1), torch.zeros(1, 6), atol=1e-5)
-    assert torch.allclose(every.gather(-1, v[..., None])[..., 0], m.word_log_probs(h, v), atol=1e-5)
-
-
-def test_huffman_paths_are_shorter_for_frequent_words():
-    counts = np.array([1000, 500, 10, 5, 2, 1, 1, 1])
-    _, _, mask = huffman_paths(counts)
-    depth = mask.sum(1)
-    assert depth[0] < depth[3] <= depth[-1]
-    assert np.isclose(sum(2.0**-d for d in depth), 1.0)  # a full binary tree (Kraft equality)
 
 
 def test_perplexity_is_the_papers_per_document_average():

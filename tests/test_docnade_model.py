@@ -1,4 +1,4 @@
-"""DocNADE model (issue 5, in progress): hidden states, the tree softmax, DocNADE-LM, perplexity."""
+"""DocNADE model: hidden states, the tree softmax, DocNADE-LM, perplexity."""
 
 import math
 
