@@ -103,6 +103,11 @@ def cmd_train(args) -> None:
     presets = cls.presets()
     if args.preset not in presets:
         raise SystemExit(f"error: unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
+    if args.register:
+        from engines.resources import RESOURCES_DIR
+
+        if not args.out or not Path(args.out).resolve().is_relative_to(RESOURCES_DIR.resolve()):
+            raise SystemExit(f"error: --register needs --out inside {RESOURCES_DIR} (the manifest lists files there)")
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise SystemExit("error: --steps and --batch-size must be positive and --lr greater than 0")

@@ -122,6 +122,7 @@ def test_train_tiny_json_and_checkpoint(root, tmp_path):
         (["eval", "draw", "--checkpoint", "/nonexistent.pt"], "no such checkpoint"),
         (["train", "draw", "--dataset", "/nonexistent.idx", "--steps", "1"], "unknown dataset"),
         (["frobnicate"], "invalid choice"),
+        (["train", "draw", "--out", "/tmp/x.pt", "--register", "x"], "--register needs --out inside"),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(root, args, message):
