@@ -120,6 +120,14 @@ class TrainingPanel(QWidget):
             buttons.addWidget(b)
         form.addRow(buttons)
         form.addRow(self.save_btn)
+        self.elsewhere_btn = QPushButton("Run elsewhere…")
+        self.elsewhere_btn.setToolTip("torchrun command, Slurm script, or a multi-process run on this machine")
+        self.open_log_btn = QPushButton("Open run log…")
+        self.open_log_btn.setToolTip("plot a finished or running run's TensorBoard log folder")
+        more = QHBoxLayout()
+        more.addWidget(self.elsewhere_btn)
+        more.addWidget(self.open_log_btn)
+        form.addRow(more)
         self.progress = QProgressBar()
         self.progress.setFormat("idle")
         self.progress.setValue(0)
@@ -167,6 +175,12 @@ class TrainingPanel(QWidget):
         self.pause_btn.clicked.connect(self.toggle_pause)
         self.stop_btn.clicked.connect(self.stop)
         self.save_btn.clicked.connect(self._ask_save)
+        self.elsewhere_btn.clicked.connect(self.show_run_elsewhere)
+        self.open_log_btn.clicked.connect(self._ask_open_log)
+        self.log_timer = QTimer(self)  # re-reads a followed run's log while it runs
+        self.log_timer.timeout.connect(self._reload_log)
+        self.followed_log: str | None = None
+        self.elsewhere = None
         self._on_model()
         self._set_running(False)
 
@@ -314,11 +328,12 @@ class TrainingPanel(QWidget):
         engine.meta.update({"dataset": dataset, "init": init, "preset": self.preset_box.currentData()})
         # every run is kept: written atomically at each validation and when the run ends or is stopped
         folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-        self.autosave_path = folder / "checkpoints" / f"{engine.name}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        stamp = f"{engine.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.autosave_path = folder / "checkpoints" / f"{stamp}.pt"
         cfg = TrainConfig(
             steps=self.steps_box.value(), batch_size=self.batch_box.value(), lr=self.lr_box.value(),
             seed=self.seed_box.value(), eval_every=self.eval_box.value(), checkpoint=str(self.autosave_path),
-            lr_schedule=self.sched_box.currentData(),
+            lr_schedule=self.sched_box.currentData(), logdir=str(folder / "runs" / stamp),
         )  # fmt: skip
         self.engine = engine
         return Trainer(engine, train, cfg, valid)
@@ -343,6 +358,99 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, trainer.config.steps)
         self._set_running(True)
         self.status.emit("Training started")
+
+    # -- runs elsewhere and their logs -------------------------------------------------------------------
+    def run_spec(self):
+        """The panel's configuration as a command-line run (for torchrun and Slurm)."""
+        from engines.launch import RunSpec
+
+        name = self.model_box.currentData()
+        stamp = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        init = self.init_box.currentData()
+        dataset = self.data_box.currentData()
+        return RunSpec(
+            name=name, preset=self.preset_box.currentData(), dataset=None if dataset in (None, "__open__", "__folder__")
+            else dataset, steps=self.steps_box.value(), batch_size=self.batch_box.value(), lr=self.lr_box.value(),
+            lr_schedule=self.sched_box.currentData(), seed=self.seed_box.value(), eval_every=self.eval_box.value(),
+            init=str(resource_path(init)) if init else None, out=f"runs/{stamp}/checkpoint.pt", logdir=f"runs/{stamp}",
+            options=self.option_values(),
+        )  # fmt: skip
+
+    def show_run_elsewhere(self):
+        from app.run_elsewhere import RunElsewhereDialog
+
+        try:
+            spec = self.run_spec()
+        except (ResourceError, ValueError) as e:
+            self.error.emit(f"Training: {e}")
+            return None
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        self.elsewhere = RunElsewhereDialog(spec, local_root=folder, parent=self)
+        self.elsewhere.launched.connect(self.follow_log)
+        self.elsewhere.finished_run.connect(lambda code: self._stop_following(code))
+        self.elsewhere.show()
+        return self.elsewhere
+
+    def _ask_open_log(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path = QFileDialog.getExistingDirectory(self, "Open a run's log folder (TensorBoard event files)")
+        if path:
+            self.open_log(path)
+
+    def open_log(self, logdir: str) -> bool:
+        """Plot a run's TensorBoard scalars (train/* as curves, valid/<selection metric> as points)."""
+        from engines.launch import read_scalars
+
+        try:
+            series = read_scalars(logdir)
+        except (OSError, ValueError) as e:
+            self.error.emit(f"Could not open the run log: {e}")
+            return False
+        self.history = {t.removeprefix("train/"): pts for t, pts in series.items() if t.startswith("train/")}
+        name = Path(logdir).name.split("-")[0]
+        if name in ENGINES:  # the run's engine: its plotted terms and validation metric
+            cls = ENGINES[name]
+            self.valid_history = series.get(f"valid/{cls.selection_metric}", [])
+            self.loss_plot.setTitle(f"Run log {Path(logdir).name} ({cls.loss_unit})")
+            terms = cls.plot_terms
+        else:
+            self.valid_history = []
+            self.loss_plot.setTitle(f"Run log {Path(logdir).name}")
+            terms = None
+        for curve in self.curves.values():
+            self.loss_plot.removeItem(curve)
+        self.curves = {}
+        for key, pts in self.history.items():
+            if pts and (terms is None or key in terms):
+                xs, ys = zip(*pts)
+                self._curve(key).setData(np.array(xs), np.array(ys))
+        if self.valid_history:
+            xs, ys = zip(*self.valid_history)
+            self.valid_curve.setData(np.array(xs), np.array(ys))
+        else:
+            self.valid_curve.setData([], [])
+        steps = max((p[-1][0] for p in self.history.values() if p), default=0)
+        self.progress.setFormat(f"log: step {steps}")
+        return True
+
+    def follow_log(self, logdir: str) -> None:
+        """Plot a running run's log, re-read every 2 s until it ends."""
+        self.followed_log = logdir
+        self.log_timer.start(2000)
+        self._say(f"following {logdir}")
+
+    def _reload_log(self) -> None:
+        if self.followed_log and Path(self.followed_log).is_dir():
+            try:
+                self.open_log(self.followed_log)
+            except Exception:  # a log being written can be read half-way: try again on the next tick
+                pass
+
+    def _stop_following(self, code: int) -> None:
+        self._reload_log()
+        self.log_timer.stop()
+        self._say(f"run elsewhere finished (exit code {code})")
 
     def _reset_run_views(self) -> None:
         """Forget the previous run's points and curves (the title names the new run's engine's unit)."""

@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="checkpoint path to write")
     t.add_argument("--half", action="store_true", help="store weights in fp16")
     t.add_argument("--register", default=None, help="add --out to resources/manifest.json under this name")
+    t.add_argument("--resume", default=None,
+                   help="continue the run saved in this checkpoint; 'auto': the --out run's, if it exists")  # fmt: skip
+    t.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model option (the engine's train_options, e.g. kl_anneal=linear); repeatable")  # fmt: skip
+    t.add_argument("--bf16", action="store_true", help="mixed precision: autocast the forward pass to bfloat16")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--logdir", default=None, help="TensorBoard event files (default: runs/NAME-TIME)")
+    t.add_argument("--engine-batches", action="store_true",
+                   help="the engine's own batches (length-bucketed sentences, ...) instead of a DistributedSampler's "
+                   "items; one process only, and a resumed run then sees other batches")  # fmt: skip
 
     e = sub.add_parser("eval", help="evaluate shipped weights or a checkpoint; prints metrics")
     _add_common(e)
@@ -96,9 +106,6 @@ def _engine_class(name: str):
 
 
 def cmd_train(args) -> None:
-    from engines.progress import ProgressBar
-    from engines.train import TrainConfig, Trainer
-
     cls = _engine_class(args.name)
     presets = cls.presets()
     if args.preset not in presets:
@@ -111,7 +118,28 @@ def cmd_train(args) -> None:
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise SystemExit("error: --steps and --batch-size must be positive and --lr greater than 0")
-    engine = cls.from_checkpoint(args.init, args.device) if args.init else cls(presets[args.preset], args.device)
+    from engines import distributed
+
+    env, device = distributed.setup(args.device)
+    try:
+        _train(args, cls, presets, env, device)
+    finally:
+        distributed.teardown()
+
+
+def _train(args, cls, presets, env, device) -> None:
+    import time
+
+    from engines.progress import ProgressBar
+    from engines.train import TrainConfig, Trainer
+
+    if env.world_size > 1 and args.engine_batches:
+        raise SystemExit("error: --engine-batches is for one process; under torchrun the sampler deals the data")
+    torch.manual_seed(args.seed)  # the initial weights: the same for every world size (DDP copies rank 0's)
+    engine = cls.from_checkpoint(args.init, device) if args.init else cls(presets[args.preset], device)
+    for key, value in _options(cls, args.option).items():
+        setattr(engine.config, key, value)
+    resume = _resume_path(args)
     dataset = args.dataset or cls.datasets[0]
     train, valid, test = cls.load_data(dataset)
     if not cls.trainable_in_panel:
@@ -119,30 +147,38 @@ def cmd_train(args) -> None:
     if args.warm_start:
         engine.fit_data(train)  # a vocabulary first, so the shapes can match
         copied = engine.warm_start(args.warm_start)
-        sys.stderr.write(f"warm start from {args.warm_start}: {len(copied)} tensors ({', '.join(copied)})\n")
+        if env.is_main:
+            sys.stderr.write(f"warm start from {args.warm_start}: {len(copied)} tensors ({', '.join(copied)})\n")
         engine.meta["warm_start"] = args.warm_start
+    logdir = args.logdir or str(Path("runs") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
         checkpoint=args.out, half=args.half, keep_best=args.keep_best, lr_schedule=args.lr_schedule,
+        sampler=not args.engine_batches, amp="bf16" if args.bf16 else "", compile=args.compile, logdir=logdir,
     )  # fmt: skip
     engine.meta.update({"dataset": dataset, "preset": args.preset, "init": args.init})
-    bar = ProgressBar(cfg.steps, f"train {args.name}", enabled=sys.stderr.isatty() or not args.json)
-    last = None
-    for ev in Trainer(engine, train, cfg, valid).run():
+    trainer = Trainer(engine, train, cfg, valid, env=env, resume=resume)
+    main = env.is_main
+    bar = ProgressBar(cfg.steps, f"train {args.name}", enabled=main and (sys.stderr.isatty() or not args.json))
+    last, final = None, None
+    for ev in trainer.run():
         bar.update(ev.step, f"loss {ev.metrics.get('loss', float('nan')):.2f}" if ev.kind == "step" else "")
-        if ev.kind == "eval":  # stderr, so --json output on stdout stays one object
+        if ev.kind == "eval" and main:  # stderr, so --json output on stdout stays one object
             sys.stderr.write(f"\nstep {ev.step}: valid {json.dumps(ev.metrics)}\n")
         if ev.kind == "step":
             last = ev.metrics
         final = ev
     bar.close()
+    if not main:
+        return
     result = {
         "final_loss": last["loss"] if last else None,
         "steps": final.step,
-        "world_size": 1,
+        "world_size": env.world_size,
         "checkpoint": args.out,
+        "logdir": logdir,
         "valid": final.metrics,
-        "images_per_s": final.items_per_s,  # the name is kept for DRAW; it counts item_unit
+        "images_per_s": final.items_per_s,  # the name is kept for DRAW; it counts item_unit, all ranks together
         "item_unit": cls.item_unit,
     }
     if args.out and args.keep_best and Path(args.out).is_file():
@@ -153,6 +189,45 @@ def cmd_train(args) -> None:
         if args.register:
             _register(args, cls, engine, dataset, {"test": m, "valid": final.metrics, "steps": final.step})
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
+
+
+def _options(cls, pairs: list[str]) -> dict:
+    """``--option KEY=VALUE`` pairs, checked against the engine's train_options and typed by them."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in cls.train_options:
+            names = ", ".join(cls.train_options) or "none"
+            raise SystemExit(f"error: --option {pair!r}: {cls.name}'s options are {names} (as KEY=VALUE)")
+        _label, spec = cls.train_options[key]
+        if all(isinstance(v, str) for v in spec):
+            if raw not in spec:
+                raise SystemExit(f"error: --option {key} must be one of {', '.join(spec)}")
+            out[key] = raw
+            continue
+        try:
+            value = type(spec[0])(raw)
+        except ValueError:
+            raise SystemExit(f"error: --option {key} needs a number, not {raw!r}") from None
+        if not spec[0] <= value <= spec[1]:
+            raise SystemExit(f"error: --option {key} must be within [{spec[0]}, {spec[1]}]")
+        out[key] = value
+    return out
+
+
+def _resume_path(args) -> str | None:
+    """--resume PATH, or with 'auto' the latest state of the --out run when there is one (so a worker
+    that torchrun restarts continues rather than starting over)."""
+    if args.resume != "auto":
+        return args.resume
+    if not args.out:
+        raise SystemExit("error: --resume auto needs --out")
+    out = Path(args.out)
+    last = out.with_name(out.stem + ".last" + out.suffix)
+    for candidate in (last, out):
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def _register(args, cls, engine, dataset: str, metrics: dict) -> None:
@@ -191,7 +266,40 @@ def cmd_eval(args) -> None:
     _emit(metrics, args.json)
 
 
+def bench_train(engines=("draw", "docnade"), steps: int = 40) -> dict:
+    """Training throughput of each engine's default preset under torchrun with 1 and 2 processes (one CPU
+    thread each, the sampler path, the same global batch), and the scaling efficiency rate2 / (2 rate1).
+    With CUDA: the same with one process per GPU."""
+    import os
+    import subprocess
+    import tempfile
+
+    cuda = torch.cuda.device_count()
+    counts = (1, 2) if not cuda else tuple(sorted({1, cuda}))
+    out: dict = {"device": "cuda" if cuda else "cpu", "steps": steps, "processes": list(counts)}
+    for name in engines:
+        rates = {}
+        for n in counts:
+            with tempfile.TemporaryDirectory() as tmp:
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}",
+                       "-m", "engines", "train", name, "--steps", str(steps), "--threads", "1", "--json",
+                       "--logdir", tmp]  # fmt: skip
+                env = {**os.environ, "OMP_NUM_THREADS": "1"}
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+                if proc.returncode != 0:
+                    raise ValueError(f"{name} with {n} processes failed: {proc.stderr.strip().splitlines()[-1]}")
+                res = json.loads(proc.stdout.strip().splitlines()[-1])
+            rates[n] = res["images_per_s"]
+            out[f"{name}_{res['item_unit']}_per_s_{n}proc"] = round(rates[n], 1)
+        if len(counts) > 1:
+            top = counts[-1]
+            out[f"{name}_scaling_efficiency"] = round(rates[top] / (top * rates[1]), 3)
+    return out
+
+
 def cmd_bench(args) -> None:
+    if args.name == "train":
+        return _emit(bench_train(), args.json)
     cls = _engine_class(args.name)
     if args.checkpoint:
         engine = cls.from_checkpoint(args.checkpoint, args.device)

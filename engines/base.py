@@ -65,6 +65,8 @@ class Engine(ABC):
     train_options: ClassVar[dict[str, tuple[str, tuple]]] = {}
     weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
     default_batch_size: ClassVar[int] = 64
+    data_fields: ClassVar[tuple[str, ...]] = ()  # config fields ``fit_data`` fills from the data (a vocabulary)
+    ddp_unused_parameters: ClassVar[bool] = False  # some batches leave parameters unused (DDP must look for them)
     # False for an engine whose weights come from outside torch's optimiser (DESM: gensim's word2vec, through
     # ``fit(train, seed)``); the training panel leaves it out and ``train`` calls ``fit`` instead of the trainer
     trainable_in_panel: ClassVar[bool] = True
@@ -101,6 +103,15 @@ class Engine(ABC):
 
     @abstractmethod
     def batches(self, data: Any, batch_size: int, rng: Any) -> Iterator[Any]: ...
+
+    def num_items(self, data: Any) -> int:
+        """How many items (images, documents, sentences, crop slots) a DistributedSampler can hand out."""
+        raise NotImplementedError(f"{self.name} cannot train on several processes")
+
+    def collate(self, data: Any, indices: Any, seed: int, epoch: int) -> Any:
+        """The batch of the given items (multi-process training). Randomness that belongs to an item comes
+        from :func:`engines.distributed.item_rng` (seed, epoch, item), the same on whichever rank holds it."""
+        raise NotImplementedError(f"{self.name} cannot train on several processes")
 
     @classmethod
     def schedules(cls, config: Any, steps: int) -> dict[str, list[tuple[int, float]]]:
@@ -145,10 +156,21 @@ class Engine(ABC):
         """How many items (images, samples, ...) a batch holds, for throughput figures."""
         return len(batch)
 
-    def train_step(self, batch: Any, optimizer: torch.optim.Optimizer, grad_clip: float | None = 10.0):
-        """One optimiser step on ``batch``; returns the model's loss terms as Python numbers."""
+    def train_step(
+        self,
+        batch: Any,
+        optimizer: torch.optim.Optimizer,
+        grad_clip: float | None = 10.0,
+        module: nn.Module | None = None,
+        amp_dtype: torch.dtype | None = None,
+    ):
+        """One optimiser step on ``batch``; returns the model's loss terms as Python numbers. ``module`` is
+        the model as the trainer wraps it (DistributedDataParallel, torch.compile); ``amp_dtype`` turns on
+        autocast (bf16 mixed precision) for the forward pass."""
         self.model.train()
-        out = self.model(batch)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            out = (module if module is not None else self.model)(batch)  # (a compiled module has no truth value)
         optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         if grad_clip:
@@ -156,10 +178,13 @@ class Engine(ABC):
         optimizer.step()
         return metrics_to_python(out)
 
-    def save(self, path: str | Path, meta: dict[str, Any] | None = None, half: bool = False) -> None:
-        """Atomic write of config + weights (+ meta). ``half=True`` stores fp16 weights."""
+    def save(
+        self, path: str | Path, meta: dict[str, Any] | None = None, half: bool = False, extra: dict | None = None
+    ) -> None:
+        """Atomic write of config + weights (+ meta). ``half=True`` stores fp16 weights. ``extra``: more
+        top-level entries (the trainer's ``train_state``), which loading the weights ignores."""
         save_checkpoint(
-            path, self.name, self.config_dict(), self.model.state_dict(), {**self.meta, **(meta or {})}, half
+            path, self.name, self.config_dict(), self.model.state_dict(), {**self.meta, **(meta or {})}, half, extra
         )
 
     def load(self, path: str | Path) -> None:

@@ -53,8 +53,10 @@ def save_checkpoint(
     state_dict: dict[str, torch.Tensor],
     meta: dict[str, Any] | None = None,
     half: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write a checkpoint atomically. ``half=True`` stores floating tensors as fp16."""
+    """Write a checkpoint atomically. ``half=True`` stores floating tensors as fp16. ``extra`` adds
+    top-level entries (a run's ``train_state``: optimiser, step, RNG states)."""
     sd = {}
     for k, v in state_dict.items():
         v = v.detach().cpu()
@@ -68,6 +70,7 @@ def save_checkpoint(
         "config": dict(config),
         "state_dict": sd,
         "meta": dict(meta or {}),
+        **(extra or {}),
     }
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
 

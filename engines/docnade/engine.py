@@ -14,6 +14,7 @@ import torch
 
 from engines.base import Engine
 from engines.data import documents
+from engines.distributed import item_rng
 from engines.docnade.model import DocNade, DocNadeConfig, perplexity, shuffle_words
 
 RECALL_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -60,6 +61,7 @@ class DocNadeEngine(Engine):
     title = "DocNADE"
     config_class = DocNadeConfig
     selection_metric = "ppl"
+    data_fields = ("vocab", "counts")  # taken from the training data by fit_data
     datasets = ("wiki+newsgroups",)
     plot_terms = ("ppl",)  # the training batch's perplexity; validation points are the valid split's
     weights_licence = "CC BY-SA 3.0 (trained on Wikipedia text) and 20 Newsgroups posts; weights: MIT"
@@ -164,11 +166,29 @@ class DocNadeEngine(Engine):
                 batch["v"] = shuffle_words(batch["v"].cpu(), batch["lengths"].cpu(), gen).to(self.device)
             yield batch
 
+    def num_items(self, data: WordDocs) -> int:
+        return len(self._nonempty(data))
+
+    def collate(self, data: WordDocs, indices, seed: int, epoch: int) -> dict[str, torch.Tensor]:
+        """The documents; a long one gives a random window, and DocNADE's word order is drawn per
+        document, each from the document's own generator (the same on any rank)."""
+        docs, m, chosen = self._nonempty(data), self.config.max_words, []
+        for i in indices:
+            rng, d = item_rng(seed, epoch, i), docs[i]
+            if len(d) > m:
+                s = int(rng.integers(len(d) - m + 1))
+                d = d[s : s + m]
+            chosen.append(d if self.config.lm_order > 1 else d[rng.permutation(len(d))])
+        return self._pad(chosen)
+
+    def _nonempty(self, data: WordDocs) -> list[np.ndarray]:
+        return [d for d in self.encode(data) if len(d)]
+
     def batch_items(self, batch) -> int:
         return int(batch["lengths"].sum())
 
-    def train_step(self, batch, optimizer, grad_clip: float | None = 10.0):
-        out = super().train_step(batch, optimizer, grad_clip)
+    def train_step(self, batch, optimizer, grad_clip: float | None = 10.0, **kw):
+        out = super().train_step(batch, optimizer, grad_clip, **kw)
         out["ppl"] = math.exp(min(out["nll_per_word"], 50.0))
         return out
 

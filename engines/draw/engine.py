@@ -11,6 +11,7 @@ import torch
 
 from engines.base import Engine
 from engines.data.images import ImageSplit, binarize, fixed_binarized, load_dataset
+from engines.distributed import item_rng
 from engines.draw.model import Draw, DrawConfig, gaussian_kl
 
 
@@ -85,6 +86,14 @@ class DrawEngine(Engine):
             for i in range(0, n - batch_size + 1, batch_size):
                 x = binarize(data.images[order[i : i + batch_size]], rng)
                 yield torch.from_numpy(x).to(self.device)
+
+    def num_items(self, data: ImageSplit) -> int:
+        return len(data)
+
+    def collate(self, data: ImageSplit, indices, seed: int, epoch: int) -> torch.Tensor:
+        """The images, each binarised by its own generator (the same on any rank)."""
+        x = np.stack([binarize(data.images[i], item_rng(seed, epoch, i)) for i in indices])
+        return torch.from_numpy(x).to(self.device)
 
     # -- evaluation -------------------------------------------------------------------------------
     @torch.no_grad()

@@ -49,6 +49,7 @@ class SentencesEngine(Engine):
     title = "Sentences"
     config_class = SentenceConfig
     selection_metric = "nll"
+    data_fields = ("vocab",)  # taken from the training data by fit_data
     datasets = ("wordnet", "kjv")
     plot_terms = ("loss", "recon", "kl")
     schedule_terms = ("kl_weight",)
@@ -165,6 +166,14 @@ class SentencesEngine(Engine):
                 groups += [part[j : j + batch_size] for j in range(0, len(part) - batch_size + 1, batch_size)]
             for g in rng.permutation(len(groups)):
                 yield self._tensor([ids[i] for i in groups[g]])
+
+    def num_items(self, data: SentenceSplit) -> int:
+        return len(self.encode(data))
+
+    def collate(self, data: SentenceSplit, indices, seed: int, epoch: int) -> torch.Tensor:
+        """The sentences (passages), padded; word dropout is drawn in the forward pass."""
+        ids = self.encode(data)
+        return self._tensor([ids[i] for i in indices])
 
     def batch_items(self, batch: torch.Tensor) -> int:
         return int((batch != PAD_ID).sum())

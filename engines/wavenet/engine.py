@@ -24,6 +24,7 @@ from engines.data.audio import (
     mu_decode,
     mu_encode,
 )
+from engines.distributed import item_rng
 from engines.wavenet.fused import HAVE_NUMBA, FusedGenerator
 from engines.wavenet.model import WaveNet, WaveNetConfig
 
@@ -63,6 +64,7 @@ class WaveNetEngine(Engine):
     plot_terms = ("bits_per_sample",)  # "loss" is the same in nats
     data_file_filter = ("Audio (WAV file or folder of WAV files)", "WAV files (*.wav *.WAV);;All files (*)")
     data_folder = "Open a folder of WAV files…"
+    ddp_unused_parameters = True  # the last layer's residual 1x1 feeds nothing (only its skip path is used)
 
     def build_model(self, config: WaveNetConfig) -> WaveNet:
         return WaveNet(config)
@@ -128,33 +130,54 @@ class WaveNetEngine(Engine):
             )
         return self._frame_cache[1]
 
+    def _usable(self, data: AudioSplit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(segment lengths, segments long enough to crop, their sampling probabilities)."""
+        lengths = np.array([len(s) for s in data.segments])
+        usable = np.flatnonzero(lengths > self.config.hop * 2)
+        if len(usable) == 0:
+            raise AudioDataError("training data has no segment longer than a few milliseconds")
+        return lengths, usable, lengths[usable] / lengths[usable].sum()
+
+    def _crops(self, data: AudioSplit, idx: np.ndarray, rngs: list[np.random.Generator]) -> dict:
+        """Crops of segments ``idx`` (one generator per crop: its start and whether it keeps its frames)."""
+        cfg = self.config
+        lengths = np.array([len(s) for s in data.segments])
+        frames = self._frames(data)
+        win = min(WINDOW, int(lengths[idx].min()) // cfg.hop * cfg.hop)
+        q = np.empty((len(idx), win), np.int64)
+        fr = np.zeros((len(idx), cfg.local_channels, win // cfg.hop + 1), np.float32)
+        for b, (i, rng) in enumerate(zip(idx, rngs)):
+            start = int(rng.integers(0, (lengths[i] - win) // cfg.hop + 1)) * cfg.hop  # frame-aligned
+            q[b] = data.segments[i][start : start + win]
+            if cfg.local_channels and rng.random() >= LOCAL_DROPOUT:
+                f = frames[i][:, start // cfg.hop : start // cfg.hop + fr.shape[2]]
+                fr[b, :, : f.shape[1]] = f
+        batch = {"q": torch.from_numpy(q).to(self.device)}
+        if cfg.n_speakers:
+            batch["speaker"] = torch.from_numpy(np.minimum(data.voices[idx], cfg.n_speakers - 1)).to(self.device)
+        if cfg.local_channels:
+            batch["frames"] = torch.from_numpy(fr).to(self.device)
+        return batch
+
     def batches(self, data: AudioSplit, batch_size: int, rng: np.random.Generator) -> Iterator[dict]:
         """Endless random crops of ``WINDOW`` samples (segments drawn in proportion to their length),
         with their voice and, for half of them, their log-mel frames."""
-        cfg = self.config
-        lengths = np.array([len(s) for s in data.segments])
-        usable = np.flatnonzero(lengths > cfg.hop * 2)
-        if len(usable) == 0:
-            raise AudioDataError("training data has no segment longer than a few milliseconds")
-        p = lengths[usable] / lengths[usable].sum()
-        frames = self._frames(data)
+        _, usable, p = self._usable(data)
         while True:
             idx = rng.choice(usable, size=batch_size, p=p)
-            win = min(WINDOW, int(lengths[idx].min()) // cfg.hop * cfg.hop)
-            q = np.empty((batch_size, win), np.int64)
-            fr = np.zeros((batch_size, cfg.local_channels, win // cfg.hop + 1), np.float32)
-            for b, i in enumerate(idx):
-                start = int(rng.integers(0, (lengths[i] - win) // cfg.hop + 1)) * cfg.hop  # frame-aligned
-                q[b] = data.segments[i][start : start + win]
-                if cfg.local_channels and rng.random() >= LOCAL_DROPOUT:
-                    f = frames[i][:, start // cfg.hop : start // cfg.hop + fr.shape[2]]
-                    fr[b, :, : f.shape[1]] = f
-            batch = {"q": torch.from_numpy(q).to(self.device)}
-            if cfg.n_speakers:
-                batch["speaker"] = torch.from_numpy(np.minimum(data.voices[idx], cfg.n_speakers - 1)).to(self.device)
-            if cfg.local_channels:
-                batch["frames"] = torch.from_numpy(fr).to(self.device)
-            yield batch
+            yield self._crops(data, idx, [rng] * batch_size)
+
+    def num_items(self, data: AudioSplit) -> int:
+        """Crop slots: as many as non-overlapping windows fit in the training audio."""
+        lengths, usable, _ = self._usable(data)
+        return max(1, int(lengths[usable].sum()) // WINDOW)
+
+    def collate(self, data: AudioSplit, indices, seed: int, epoch: int) -> dict:
+        """Each slot's own generator picks its segment (in proportion to length) and its crop."""
+        _, usable, p = self._usable(data)
+        rngs = [item_rng(seed, epoch, i) for i in indices]
+        idx = np.array([usable[r.choice(len(usable), p=p)] for r in rngs])
+        return self._crops(data, idx, rngs)
 
     # -- evaluation -------------------------------------------------------------------------------
     @torch.no_grad()
