@@ -346,6 +346,7 @@ class TrainingPanel(QWidget):
         except (ResourceError, CheckpointError, ValueError, OSError) as e:  # ImageDataError is a ValueError
             self.error.emit(f"Training: {e}")
             return
+        self.log_timer.stop()  # a followed log gives the plot back to this run
         self._reset_run_views()
         self.run_count += 1
         self.worker = Worker(trainer.run, name="train")
@@ -395,8 +396,8 @@ class TrainingPanel(QWidget):
         from PySide6.QtWidgets import QFileDialog
 
         path = QFileDialog.getExistingDirectory(self, "Open a run's log folder (TensorBoard event files)")
-        if path:
-            self.open_log(path)
+        if path and self.open_log(path):
+            self.follow_log(path)  # a running run's curves keep growing
 
     def open_log(self, logdir: str) -> bool:
         """Plot a run's TensorBoard scalars (train/* as curves, valid/<selection metric> as points)."""

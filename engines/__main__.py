@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train or fine-tune a model")
     _add_common(t)
-    t.add_argument("--preset", default="default", help="named config (see the engine's presets)")
+    t.add_argument("--preset", default=None, help="named config (default: 'default', else the engine's first)")
     t.add_argument("--dataset", default=None, help="shipped dataset name or a file path")
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch-size", type=int, default=None, help="default: the model's own (64 images, 8 audio crops)")
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
     t.add_argument("--warm-start", default=None,
                    help="copy the matching weights of this checkpoint into the --preset model")  # fmt: skip
-    t.add_argument("--out", default=None, help="checkpoint path to write")
+    t.add_argument("--out", default=None,
+                   help="checkpoint to write, or a folder (no suffix): FOLDER/NAME.pt, logs in FOLDER/tb")  # fmt: skip
     t.add_argument("--half", action="store_true", help="store weights in fp16")
     t.add_argument("--register", default=None, help="add --out to resources/manifest.json under this name")
     t.add_argument("--resume", default=None,
@@ -107,7 +108,12 @@ def _engine_class(name: str):
 
 def cmd_train(args) -> None:
     cls = _engine_class(args.name)
+    if args.out and (Path(args.out).is_dir() or not Path(args.out).suffix):  # --out DIR
+        folder = Path(args.out)
+        args.out = str(folder / f"{args.name}.pt")
+        args.logdir = args.logdir or str(folder / "tb")
     presets = cls.presets()
+    args.preset = args.preset or ("default" if "default" in presets else next(iter(presets)))
     if args.preset not in presets:
         raise SystemExit(f"error: unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
     if args.register:
@@ -137,6 +143,8 @@ def _train(args, cls, presets, env, device) -> None:
         raise SystemExit("error: --engine-batches is for one process; under torchrun the sampler deals the data")
     torch.manual_seed(args.seed)  # the initial weights: the same for every world size (DDP copies rank 0's)
     engine = cls.from_checkpoint(args.init, device) if args.init else cls(presets[args.preset], device)
+    if args.bf16 and torch.device(engine.device).type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise SystemExit("error: --bf16: this GPU has no bfloat16 support")
     for key, value in _options(cls, args.option).items():
         setattr(engine.config, key, value)
     resume = _resume_path(args)

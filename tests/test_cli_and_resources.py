@@ -123,6 +123,9 @@ def test_train_tiny_json_and_checkpoint(root, tmp_path):
         (["train", "draw", "--dataset", "/nonexistent.idx", "--steps", "1"], "unknown dataset"),
         (["frobnicate"], "invalid choice"),
         (["train", "draw", "--out", "/tmp/x.pt", "--register", "x"], "--register needs --out inside"),
+        (["train", "sentences", "--option", "nope=1"], "sentences's options are kl_anneal, anneal_steps, word_dropout"),
+        (["train", "sentences", "--option", "kl_anneal=cubic"], "must be one of none, sigmoid, linear"),
+        (["train", "draw", "--resume", "auto"], "--resume auto needs --out"),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(root, args, message):

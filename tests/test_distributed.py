@@ -110,11 +110,14 @@ def test_resume_refuses_other_models_configs_and_settings(tmp_path):
 
 
 def test_cli_resume_under_torchrun_and_a_one_line_refusal(root, tmp_path):
-    ck = tmp_path / "d.pt"
-    args = ["docnade", "--preset", "tiny", "--batch-size", "16", "--eval-every", "10", "--out", str(ck)]
-    first = torchrun(root, 2, *args, "--steps", "10", "--logdir", str(tmp_path / "a"))
+    run = tmp_path / "run"  # --out DIR: the checkpoint is DIR/docnade.pt and the event files go to DIR/tb
+    args = ["docnade", "--preset", "tiny", "--batch-size", "16", "--eval-every", "10", "--out", str(run)]
+    first = torchrun(root, 2, *args, "--steps", "10")
     assert first.returncode == 0, first.stderr[-2000:]
-    again = torchrun(root, 2, *args, "--steps", "20", "--resume", str(ck), "--logdir", str(tmp_path / "b"))
+    ck = run / "docnade.pt"
+    assert json.loads(first.stdout.strip().splitlines()[-1])["checkpoint"] == str(ck)
+    assert len(curve(run / "tb")) == 10
+    again = torchrun(root, 2, *args, "--steps", "20", "--resume", "auto", "--logdir", str(tmp_path / "b"))
     assert again.returncode == 0, again.stderr[-2000:]
     out = json.loads(again.stdout.strip().splitlines()[-1])
     assert out["steps"] == 20 and out["world_size"] == 2 and out["final_loss"] > 0

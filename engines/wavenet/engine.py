@@ -120,15 +120,17 @@ class WaveNetEngine(Engine):
         return int(batch["q"].numel())
 
     def _frames(self, split: AudioSplit) -> list[np.ndarray]:
-        """Log-mel frames of every segment, computed once for the split being trained on."""
-        cached = getattr(self, "_frame_cache", None)
-        if cached is None or cached[0] is not split:
+        """Log-mel frames of every segment, computed once per split (training and validation alternate)."""
+        cache = self.__dict__.setdefault("_frame_cache", {})
+        hit = cache.get(id(split))
+        key = (self.config.local_channels, self.config.hop)
+        if hit is None or hit[0] is not split or hit[1] != key:
+            if len(cache) >= 4:
+                cache.clear()
             local = self.config.local_channels
-            self._frame_cache = (
-                split,
-                [frames_for(mu_decode(s), self.config) if local else None for s in split.segments],
-            )
-        return self._frame_cache[1]
+            frames = [frames_for(mu_decode(s), self.config) if local else None for s in split.segments]
+            cache[id(split)] = hit = (split, key, frames)
+        return hit[2]
 
     def _usable(self, data: AudioSplit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(segment lengths, segments long enough to crop, their sampling probabilities)."""
