@@ -83,7 +83,9 @@ class Trainer:
         if self.env.world_size > 1:
             config.sampler = True
         torch.manual_seed(config.seed + self.env.rank)  # noise in the forward pass differs per rank
-        self.rng = np.random.default_rng([config.seed, self.env.rank])
+        # the engine's own batches (one process) draw from this; seeded as before multi-process training existed,
+        # so the shipped weights' commands still see the batches they were trained on
+        self.rng = np.random.default_rng(config.seed if self.env.rank == 0 else [config.seed, self.env.rank])
         engine.fit_data(train_data)
         self.optimizer = torch.optim.Adam(engine.model.parameters(), lr=config.lr)
         self.step = 0
