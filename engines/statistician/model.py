@@ -1,0 +1,149 @@
+"""The Neural Statistician (Edwards & Storkey, ICLR 2017): a VAE over *datasets*.
+
+**The idea.** A dataset D = {x_1, ..., x_k} is generated in two stages: a context c for the whole set, then
+each item from it. The model learns to compute a *statistic* of a set, the posterior q(c | D), which
+summarises what the items have in common (a character's shape, a distribution's family), so that new
+items can be generated from it and a new item can be classified by which set it fits.
+
+**Generative model** (Section 3.1, with the stack of latent layers of Section 3.2, L = ``z_layers``):
+
+    c ~ p(c) = N(0, I)
+    z_L ~ p(z_L | c),  z_l ~ p(z_l | z_{l+1}, c)  (l = L-1 .. 1),  each a diagonal Gaussian
+    x ~ p(x | z_{1:L}, c)       (Bernoulli pixels, or a Gaussian for real-valued items)
+
+**Inference** (Section 3.2):
+
+    e_i = E(x_i)                                the shared instance encoder
+    q(c | D) = N(μ_c, σ_c²),  (μ_c, log σ_c²) = S(mean_i e_i)        the statistic network: pool by mean
+    q(z_L | x, c), q(z_l | z_{l+1}, x, c)        the inference network, per item
+
+Mean pooling makes q(c | D) invariant to the order of the items and defined for any set size: sets of a
+fixed size in training, any size at test time.
+
+**The per-dataset lower bound** (eq. 3 and Section 3.2):
+
+    L_D = Σ_{x ∈ D} ( E_q[log p(x | z, c)] - Σ_l E_q KL(q(z_l | z_{l+1}, x, c) || p(z_l | z_{l+1}, c)) )
+          - KL(q(c | D) || p(c))
+
+The loss returned here is -L_D / |D|: per item, the context KL shared out over the set's items (the
+paper's weighting of the context term over the set).
+
+**Few-shot classification** (Section 5.3): a query x is given to the support set D_i whose context
+posterior is closest to its own, argmin_i KL(q(c | {x}) || q(c | D_i)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class StatisticianConfig:
+    x_dim: int = 784  # items flattened: 28 x 28 pixels, or 1 for the paper's 1-D synthetic sets
+    likelihood: str = "bernoulli"  # "bernoulli" (binary images) or "gaussian" (real values, learned variance)
+    hidden: int = 256  # width of every MLP
+    c_dim: int = 64  # the context (the paper: 512 for Omniglot, 3 for the synthetic sets)
+    z_dim: int = 16  # each latent layer
+    z_layers: int = 2  # the stack of Section 3.2
+    sample_size: int = 5  # items per training set
+
+
+def mlp(i: int, h: int, o: int, depth: int = 2) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(i, h), nn.ELU()]
+        i = h
+    return nn.Sequential(*layers, nn.Linear(i, o))
+
+
+def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
+    """KL(N(μ_q, σ_q²) || N(μ_p, σ_p²)) summed over the last dimension (both diagonal)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
+
+
+def sample(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + eps * (0.5 * logvar).exp()
+
+
+class NeuralStatistician(nn.Module):
+    def __init__(self, cfg: StatisticianConfig):
+        super().__init__()
+        self.cfg = cfg
+        H, C, Z, L = cfg.hidden, cfg.c_dim, cfg.z_dim, cfg.z_layers
+        if cfg.likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"unknown likelihood '{cfg.likelihood}' (choose from: bernoulli, gaussian)")
+        self.encoder = mlp(cfg.x_dim, H, H)  # E: the shared instance encoder
+        self.statistic = mlp(H, H, 2 * C)  # S: pooled encodings -> (μ_c, log σ_c²)
+        # p(z_l | z_{l+1}, c) and q(z_l | z_{l+1}, x, c), top layer first (the top one sees no z above it)
+        self.prior = nn.ModuleList(mlp(C + (Z if i else 0), H, 2 * Z) for i in range(L))
+        self.posterior = nn.ModuleList(mlp(H + C + (Z if i else 0), H, 2 * Z) for i in range(L))
+        out = cfg.x_dim * (2 if cfg.likelihood == "gaussian" else 1)
+        self.decoder = mlp(C + L * Z, H, out)
+
+    # -- the statistic network -------------------------------------------------------------------------
+    def context(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(c | D) for a batch of sets x (B, k, x_dim): (μ_c, log σ_c²), each (B, c_dim). Any k >= 1."""
+        e = self.encoder(x).mean(1)  # pool by element-wise mean: order-free, any set size
+        mu, logvar = self.statistic(e).chunk(2, -1)
+        return mu, logvar.clamp(-12, 8)
+
+    # -- the bound -----------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Sets x (B, k, x_dim) -> the loss -L_D / |D| averaged over the batch, and its terms per item."""
+        B, k, _ = x.shape
+        mu_c, logvar_c = self.context(x)
+        c = sample(mu_c, logvar_c, generator)
+        kl_c = gaussian_kl(mu_c, logvar_c, torch.zeros_like(mu_c), torch.zeros_like(logvar_c))  # (B,)
+        e = self.encoder(x)  # (B, k, H)
+        cx = c[:, None].expand(B, k, -1)
+        zs, kl_z, prev = [], torch.zeros(B, k, device=x.device, dtype=x.dtype), None
+        for prior, post in zip(self.prior, self.posterior):
+            p_in = cx if prev is None else torch.cat([cx, prev], -1)
+            q_in = torch.cat([e, p_in], -1)
+            mu_p, logvar_p = prior(p_in).chunk(2, -1)
+            mu_q, logvar_q = post(q_in).chunk(2, -1)
+            z = sample(mu_q, logvar_q.clamp(-12, 8), generator)
+            kl_z = kl_z + gaussian_kl(mu_q, logvar_q.clamp(-12, 8), mu_p, logvar_p.clamp(-12, 8))
+            zs.append(z)
+            prev = z
+        recon = -self.log_likelihood(x, self.decoder(torch.cat([cx, *zs], -1)))  # (B, k)
+        per_item = recon.mean(1) + kl_z.mean(1) + kl_c / k  # -L_D / |D|
+        return {"loss": per_item.mean(), "recon": recon.mean(), "kl_z": kl_z.mean(), "kl_c": (kl_c / k).mean()}
+
+    def log_likelihood(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.cfg.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
+        mu, logvar = out.chunk(2, -1)
+        logvar = logvar.clamp(-10, 6)
+        return -0.5 * (logvar + (x - mu) ** 2 / logvar.exp() + torch.log(torch.tensor(2 * torch.pi))).sum(-1)
+
+    # -- generation and classification ---------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, c: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new items for each context c (B, c_dim): Bernoulli means or Gaussian means, (B, n, x_dim)."""
+        B = c.shape[0]
+        cx = c[:, None].expand(B, n, -1)
+        zs, prev = [], None
+        for prior in self.prior:
+            p_in = cx if prev is None else torch.cat([cx, prev], -1)
+            mu_p, logvar_p = prior(p_in).chunk(2, -1)
+            prev = sample(mu_p, logvar_p.clamp(-12, 8), generator)
+            zs.append(prev)
+        out = self.decoder(torch.cat([cx, *zs], -1))
+        return torch.sigmoid(out) if self.cfg.likelihood == "bernoulli" else out.chunk(2, -1)[0]
+
+    @torch.no_grad()
+    def classify(self, queries: torch.Tensor, supports: list[torch.Tensor]) -> torch.Tensor:
+        """Section 5.3: KL(q(c | {x}) || q(c | D_i)) for each query (Q, x_dim) and support set D_i (k_i, x_dim);
+        returns (Q, n_sets), the smallest KL marks the predicted set."""
+        mu_x, lv_x = self.context(queries[:, None])  # each query as a set of one
+        cols = []
+        for s in supports:
+            mu_s, lv_s = self.context(s[None])
+            cols.append(gaussian_kl(mu_x, lv_x, mu_s.expand_as(mu_x), lv_s.expand_as(lv_x)))
+        return torch.stack(cols, 1)
