@@ -59,7 +59,7 @@ class SearchTab(ModelTab):
     engine_name = "desm"
     engine_class = DesmEngine
     engine_device = "cpu"
-    shipped_models = {"desm-wiki": "DESM (word2vec on the wiki + newsgroups)"}
+    shipped_models = {"desm-wiki": "DESM, wiki word2vec"}
     legend = (
         "The table ranks passages by the mixture α·DESM(IN-OUT) + (1 - α)·BM25 (BM25 divided by its "
         "largest value among the candidates), re-ranking BM25's top k; every score is shown, and "
