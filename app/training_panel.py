@@ -422,15 +422,8 @@ class TrainingPanel(QWidget):
         for curve in self.curves.values():
             self.loss_plot.removeItem(curve)
         self.curves = {}
-        for key, pts in self.history.items():
-            if pts and (terms is None or key in terms):
-                xs, ys = zip(*pts)
-                self._curve(key).setData(np.array(xs), np.array(ys))
-        if self.valid_history:
-            xs, ys = zip(*self.valid_history)
-            self.valid_curve.setData(np.array(xs), np.array(ys))
-        else:
-            self.valid_curve.setData([], [])
+        self.valid_curve.setData([], [])
+        self._draw_history(terms)
         steps = max((p[-1][0] for p in self.history.values() if p), default=0)
         self.progress.setFormat(f"log: step {steps}")
         return True
@@ -561,6 +554,16 @@ class TrainingPanel(QWidget):
                 self.error.emit(f"Could not save: {e}")
 
     # -- plots --------------------------------------------------------------------------------------
+    def _draw_history(self, terms: tuple[str, ...] | None, skip: tuple[str, ...] = ()) -> None:
+        """The loss curves of ``self.history`` (those in ``terms``; all when None) and the validation points."""
+        for key, pts in self.history.items():
+            if pts and key not in skip and (terms is None or key in terms):
+                xs, ys = zip(*pts)
+                self._curve(key).setData(np.array(xs), np.array(ys))
+        if self.valid_history:
+            xs, ys = zip(*self.valid_history)
+            self.valid_curve.setData(np.array(xs), np.array(ys))
+
     def _redraw(self) -> None:
         if not self._dirty:
             return
@@ -576,12 +579,6 @@ class TrainingPanel(QWidget):
                     )
                 xs, ys = zip(*pts)
                 self.sched_curves[key].setData(np.array(xs), np.array(ys))
-        for key, pts in self.history.items():
-            if pts and key not in sched and (terms is None or key in terms):
-                xs, ys = zip(*pts)
-                self._curve(key).setData(np.array(xs), np.array(ys))
-        if self.valid_history:
-            xs, ys = zip(*self.valid_history)
-            self.valid_curve.setData(np.array(xs), np.array(ys))
+        self._draw_history(terms, skip=sched)
         if self.last_vector:
             self.vec_bars.setOpts(x=np.arange(1, len(self.last_vector) + 1), height=np.array(self.last_vector))

@@ -129,9 +129,6 @@ class Trainer:
             "best": self.best,
         }
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "optimizer": self.optimizer.state_dict(), "config": asdict(self.config)}
-
     def _resume(self, path: str | Path) -> None:
         """Continue the run saved in ``path``: weights, optimiser, step, RNG states. A file of another model,
         another config or other run settings is refused (CheckpointError) before anything changes."""

@@ -37,7 +37,7 @@ from app.tabs.base import ModelTab
 from app.widgets import ask_path_from_combo
 from engines.data import documents
 from engines.desm import DesmEngine, SearchIndex
-from engines.desm.engine import DEFAULT_K, mixture
+from engines.desm.engine import DEFAULT_K
 
 COLLECTIONS = {"wiki": "Wikipedia passages", "newsgroups": "Newsgroup posts", "all": "Wikipedia + newsgroups"}
 RESULT_COLUMNS = ("#", "passage", "BM25", "IN-OUT", "IN-IN", "mixture", "BM25 rank")
@@ -325,10 +325,7 @@ class SearchTab(ModelTab):
         bm_order = np.argsort(-s["bm25"], kind="stable")
         bm_rank = np.empty(len(bm_order), np.int64)
         bm_rank[bm_order] = np.arange(1, len(bm_order) + 1)
-        cand = index.candidates(s["bm25"], k)
-        mix = np.full(len(index), np.nan)
-        if len(cand):
-            mix[cand] = mixture(s["in_out"][cand], s["bm25"][cand], self.alpha)
+        mix = index.mixed(s, self.alpha, k)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.ranked))
         for r, i in enumerate(self.ranked):

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from engines.cancel import check_cancelled
+
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 NEWS_FILE = "mini_newsgroup"
 WORD_RE = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")
@@ -54,6 +56,11 @@ class DocumentDataError(ValueError):
 def words(text: str) -> list[str]:
     """Lower-cased words (letters, inner apostrophes kept): the tokens of BM25, DESM and DocNADE."""
     return WORD_RE.findall(text.lower().replace("’", "'"))
+
+
+def content_words(text: str, stopwords: frozenset[str]) -> list[str]:
+    """The words a model reads: stop words and single letters left out."""
+    return [w for w in words(text) if w not in stopwords and len(w) > 1]
 
 
 @dataclass
@@ -82,7 +89,7 @@ class DocumentCorpus:
         ]
 
     def content_words(self, text: str) -> list[str]:
-        return [w for w in words(text) if w not in self.stopwords and len(w) > 1]
+        return content_words(text, self.stopwords)
 
 
 # -- building the shipped file -----------------------------------------------------------------------
@@ -291,8 +298,6 @@ def read_folder(
         raise DocumentDataError(f"{root} holds no .txt or .md files")
     passages: list[Passage] = []
     skipped: list[tuple[str, str]] = []
-    from engines.cancel import check_cancelled
-
     for n, path in enumerate(files):
         check_cancelled()  # a worker's cancel stops the scan between files
         if cancelled and cancelled():

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from engines.base import Engine
+from engines.cancel import check_cancelled
 from engines.data import documents
 from engines.desm.model import DesmConfig, centroids, desm_scores, mixture, ndcg, normalise
 
@@ -78,12 +79,10 @@ class SearchIndex:
         self.engine, self.passages, self.stopwords = engine, passages, stopwords
         index = engine.word_index
         tokens, ids = [], []
-        from engines.cancel import check_cancelled
-
         for n, p in enumerate(passages):
             if n % 500 == 0:
                 check_cancelled()
-            ws = [w for w in documents.words(p.text) if w not in stopwords and len(w) > 1]
+            ws = documents.content_words(p.text, stopwords)
             tokens.append(ws)
             ids.append([index[w] for w in ws if w in index])
             if progress and (n % 500 == 0 or n == len(passages) - 1):
@@ -98,7 +97,7 @@ class SearchIndex:
         return len(self.passages)
 
     def query_words(self, query: str) -> tuple[list[str], list[str]]:
-        ws = [w for w in documents.words(query) if w not in self.stopwords and len(w) > 1]
+        ws = documents.content_words(query, self.stopwords)
         index = self.engine.word_index
         return [w for w in ws if w in index], [w for w in ws if w not in index]
 
@@ -114,10 +113,18 @@ class SearchIndex:
             "in_in": desm_scores(ids, self.engine.IN, self.c_in),
         }
 
-    def candidates(self, bm25: np.ndarray, k: int) -> np.ndarray:
-        """BM25's top k with a positive score (telescoping); DESM alone when no passage matches a word."""
-        order = np.argsort(-bm25, kind="stable")[:k]
-        return order[bm25[order] > 0]
+    def candidates(self, bm25: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
+        """BM25's top k with a positive score (telescoping); ``order``: BM25's ranking, when already sorted."""
+        top = (np.argsort(-bm25, kind="stable") if order is None else order)[:k]
+        return top[bm25[top] > 0]
+
+    def mixed(self, s: dict[str, np.ndarray], alpha: float, k: int = DEFAULT_K) -> np.ndarray:
+        """The mixture of every passage: α DESM IN-OUT + (1 - α) BM25 over BM25's top k, NaN elsewhere."""
+        out = np.full(len(self), np.nan, np.float32)
+        cand = self.candidates(s["bm25"], k)
+        if len(cand):
+            out[cand] = mixture(s["in_out"][cand], s["bm25"][cand], alpha)
+        return out
 
     def rank(
         self, s: dict[str, np.ndarray], method: str, alpha: float, k: int = DEFAULT_K, top: int | None = None
@@ -131,8 +138,8 @@ class SearchIndex:
         order = np.argsort(-bm, kind="stable")
         if method == "bm25":
             return list(order[:top])
-        cand = order[:k][bm[order[:k]] > 0]
-        if len(cand) == 0:
+        cand = self.candidates(bm, k, order)
+        if len(cand) == 0:  # no passage matches a word: DESM alone
             return list(np.argsort(-s["in_out"], kind="stable")[:top])
         key = mixture(s["in_out"][cand], bm[cand], alpha) if method == "mixture" else s[method[5:]][cand]
         head = cand[np.argsort(-key, kind="stable")]
@@ -147,13 +154,11 @@ class SearchIndex:
         known, unknown = self.query_words(query)
         s = self.scores(query)
         ranked = self.rank(s, "mixture", alpha, k, top)
-        bm = s["bm25"]
-        cand = self.candidates(bm, k)
-        mix = np.zeros(len(self), np.float32)
-        if len(cand):
-            mix[cand] = mixture(s["in_out"][cand], bm[cand], alpha)
-        hits = [Hit(int(i), float(bm[i]), float(s["in_out"][i]), float(s["in_in"][i]), float(mix[i])) for i in ranked]
-        return SearchResult(query, known, unknown, hits, len(cand))
+        mixed = self.mixed(s, alpha, k)
+        mix = np.nan_to_num(mixed)  # 0 outside the candidates
+        hits = [Hit(int(i), float(s["bm25"][i]), float(s["in_out"][i]), float(s["in_in"][i]), float(mix[i]))
+                for i in ranked]  # fmt: skip
+        return SearchResult(query, known, unknown, hits, int(np.isfinite(mixed).sum()))
 
     def highlight(self, query: str, passage: int) -> list[tuple[str, float]]:
         """Each word of a passage with its largest IN-OUT cosine to a query word (0 for stop words and

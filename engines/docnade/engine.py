@@ -74,7 +74,8 @@ class DocNadeEngine(Engine):
 
     def __init__(self, config: DocNadeConfig | None = None, device=None):
         super().__init__(config, device)
-        self._encoded: dict[int, tuple[Any, list[np.ndarray]]] = {}
+        # id(data) -> (data, its documents as word ids, those that keep a word)
+        self._encoded: dict[int, tuple[Any, list[np.ndarray], list[np.ndarray]]] = {}
 
     def build_model(self, config: DocNadeConfig) -> DocNade:
         return DocNade(config)
@@ -129,11 +130,15 @@ class DocNadeEngine(Engine):
             self._index_for = self.config.vocab
         return self._index_cache
 
-    def encode(self, data: WordDocs) -> list[np.ndarray]:
+    def _cached(self, data: WordDocs) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
         key = id(data)
         if key not in self._encoded or self._encoded[key][0] is not data:
-            self._encoded[key] = (data, [self.encode_words(d) for d in data.words])
-        return self._encoded[key][1]
+            docs = [self.encode_words(d) for d in data.words]
+            self._encoded[key] = (data, docs, [d for d in docs if len(d)])
+        return self._encoded[key]
+
+    def encode(self, data: WordDocs) -> list[np.ndarray]:
+        return self._cached(data)[1]
 
     def _pad(self, docs: list[np.ndarray]) -> dict[str, torch.Tensor]:
         D = max(1, max(len(d) for d in docs))
@@ -147,42 +152,41 @@ class DocNadeEngine(Engine):
     def batches(self, data: WordDocs, batch_size: int, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         """Endless batches of documents; DocNADE sees a fresh random word order each time (Section 3.2),
         DocNADE-LM the real order. Documents longer than ``max_words`` give a random window of them."""
-        docs = [d for d in self.encode(data) if len(d)]
+        docs = self.nonempty(data)
         if not docs:
             raise ValueError("no training document has a word of the vocabulary")
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        m = self.config.max_words
         while True:
             pick = rng.choice(len(docs), size=min(batch_size, len(docs)), replace=False)
-            chosen = []
-            for i in pick:
-                d = docs[i]
-                if len(d) > m:
-                    s = int(rng.integers(len(d) - m + 1))
-                    d = d[s : s + m]
-                chosen.append(d)
-            batch = self._pad(chosen)
+            batch = self._pad([self._window(docs[i], rng) for i in pick])
             if self.config.lm_order <= 1:
                 batch["v"] = shuffle_words(batch["v"].cpu(), batch["lengths"].cpu(), gen).to(self.device)
             yield batch
 
     def num_items(self, data: WordDocs) -> int:
-        return len(self._nonempty(data))
+        return len(self.nonempty(data))
 
     def collate(self, data: WordDocs, indices, seed: int, epoch: int) -> dict[str, torch.Tensor]:
         """The documents; a long one gives a random window, and DocNADE's word order is drawn per
         document, each from the document's own generator (the same on any rank)."""
-        docs, m, chosen = self._nonempty(data), self.config.max_words, []
+        docs, chosen = self.nonempty(data), []
         for i in indices:
-            rng, d = item_rng(seed, epoch, i), docs[i]
-            if len(d) > m:
-                s = int(rng.integers(len(d) - m + 1))
-                d = d[s : s + m]
+            rng = item_rng(seed, epoch, i)
+            d = self._window(docs[i], rng)
             chosen.append(d if self.config.lm_order > 1 else d[rng.permutation(len(d))])
         return self._pad(chosen)
 
-    def _nonempty(self, data: WordDocs) -> list[np.ndarray]:
-        return [d for d in self.encode(data) if len(d)]
+    def _window(self, d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A document longer than ``max_words``: a random window of that many words."""
+        m = self.config.max_words
+        if len(d) <= m:
+            return d
+        s = int(rng.integers(len(d) - m + 1))
+        return d[s : s + m]
+
+    def nonempty(self, data: WordDocs) -> list[np.ndarray]:
+        """The encoded documents that keep a word (cached with the encoding: collate asks every step)."""
+        return self._cached(data)[2]
 
     def batch_items(self, batch) -> int:
         return int(batch["lengths"].sum())
@@ -209,7 +213,7 @@ class DocNadeEngine(Engine):
 
     def evaluate(self, data: WordDocs, samples: int = 1, **_) -> dict[str, float]:
         """Test perplexity as Lauly et al. define it: exp(mean over documents of NLL / length)."""
-        docs = [d for d in self.encode(data) if len(d)]
+        docs = self.nonempty(data)
         nll = self.doc_nlls(docs)
         lengths = np.array([len(d) for d in docs])
         return {
@@ -231,8 +235,7 @@ class DocNadeEngine(Engine):
     @torch.no_grad()
     def score_text(self, text: str) -> DocScore:
         """A user's document: each known content word's log p(v_i | v_<i) in reading order."""
-        stop = documents.load_corpus(()).stopwords
-        ws = [w for w in documents.words(text) if w not in stop and len(w) > 1]
+        ws = documents.content_words(text, documents.load_corpus(()).stopwords)
         index = self._index()
         known = [w for w in ws if w in index]
         unknown = [w for w in ws if w not in index]
@@ -273,7 +276,7 @@ class DocNadeEngine(Engine):
 
     def bench(self) -> dict[str, float]:
         train, _, test = self.load_data("wiki+newsgroups")
-        docs = [d for d in self.encode(test) if len(d)]
+        docs = self.nonempty(test)
         t = time.perf_counter()
         self.doc_nlls(docs)
         dt = time.perf_counter() - t

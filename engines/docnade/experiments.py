@@ -41,7 +41,7 @@ def train_lda(engine: DocNadeEngine, train, topics: int, passes: int = 20, seed:
     from gensim.models import LdaModel
 
     dictionary = Dictionary([engine.vocab])  # ids differ from DocNADE's; only words matter
-    bows = [dictionary.doc2bow([engine.vocab[i] for i in d]) for d in engine.encode(train) if len(d)]
+    bows = [dictionary.doc2bow([engine.vocab[i] for i in d]) for d in engine.nonempty(train)]
     lda = LdaModel(bows, id2word=dictionary, num_topics=topics, passes=passes, random_state=seed,
                    alpha="auto", eta="auto", chunksize=500, iterations=100)  # fmt: skip
     return lda, dictionary
@@ -92,7 +92,7 @@ def evaluate_all(lda_passes: int = 20) -> dict[str, Any]:
         out[f"ppl_{key}"] = m["ppl"]
         out[f"{key}_steps"] = engine.meta.get("trained_steps")  # the kept (best-validation) checkpoint's step
     base = engines["docnade"]
-    test_docs = [d for d in base.encode(test) if len(d)]
+    test_docs = base.nonempty(test)
     out["test_docs"], out["test_words"] = len(test_docs), int(sum(len(d) for d in test_docs))
     lda, dictionary = train_lda(base, train, topics=base.config.hidden, passes=lda_passes)
     out["ppl_lda"] = round(lda_perplexity(lda, dictionary, base, test_docs), 2)
