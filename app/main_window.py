@@ -13,12 +13,13 @@ from app.tabs.docnade_tab import DocNadeTab
 from app.tabs.draw_tab import DrawTab
 from app.tabs.search_tab import SearchTab
 from app.tabs.sentences_tab import SentencesTab
+from app.tabs.statistician_tab import StatisticianTab
 from app.tabs.wavenet_tab import WaveNetTab
 from app.training_panel import TrainingPanel
 from app.worker import Worker
 from engines.device import describe, pick_device
 
-TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab, SentencesTab, DocNadeTab, SearchTab]
+TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab, SentencesTab, DocNadeTab, SearchTab, StatisticianTab]
 PRESENTATION_FONT_SCALE = 1.6
 
 

@@ -7,6 +7,7 @@ from engines.desm import DesmEngine
 from engines.docnade import DocNadeEngine
 from engines.draw import DrawEngine
 from engines.sentences import SentencesEngine
+from engines.statistician import StatisticianEngine
 from engines.wavenet import WaveNetEngine
 
 ENGINES: dict[str, type[Engine]] = {
@@ -15,6 +16,7 @@ ENGINES: dict[str, type[Engine]] = {
     SentencesEngine.name: SentencesEngine,
     DocNadeEngine.name: DocNadeEngine,
     DesmEngine.name: DesmEngine,
+    StatisticianEngine.name: StatisticianEngine,
 }
 
 

@@ -14,10 +14,13 @@ $PY main.py --tab sentences --state '{"view": "paragraph"}' --screenshot docs/se
 $PY main.py --tab docnade --screenshot docs/docnade-tab.png
 $PY main.py --tab docnade --state '{"view": 1}' --screenshot docs/docnade-topics.png
 $PY main.py --tab desm --state '{"query": "Alabama climate", "term": "space"}' --screenshot docs/search-tab.png
+$PY main.py --tab statistician --screenshot docs/statistician-tab.png
+$PY main.py --tab statistician --state '{"view": 1}' --screenshot docs/statistician-map.png
+$PY main.py --tab statistician --state '{"view": 1, "map_source": "Synthetic 1-D sets (the paper'"'"'s figure)"}' --screenshot docs/statistician-synthetic.png
 $PY main.py --tab training --screenshot docs/training-tab.png
 $PY main.py --tab training --state '{"model": "sentences", "options": {"anneal_steps": 40}}' --screenshot docs/training-sentences.png
 # 256 colours (ImageMagick): a third of the size, and the working tree stays small enough to travel
 if command -v convert >/dev/null; then
     for f in docs/*.png; do convert "$f" -dither None -colors 256 "PNG8:$f"; done
 fi
-echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/training-*.png"
+echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/statistician-*.png docs/training-*.png"

@@ -20,9 +20,11 @@ def run_cli(root, *args, timeout=300):
 def test_manifest_entries_are_complete_and_match(root):
     entries = load_manifest()
     from engines.sentences import SentencesEngine
+    from engines.statistician import StatisticianEngine
 
     shipped = {"mnist5k", "fashion-mnist-7k", "draw-attention", "draw-no-attention", "speech8k", "wavenet-speech",
-               "sentences", "sentences-sa-lstm", "sentences-hier-ae", *SentencesEngine.shipped}  # fmt: skip
+               "sentences", "sentences-sa-lstm", "sentences-hier-ae", *SentencesEngine.shipped,
+               "glyphs", *StatisticianEngine.shipped}  # fmt: skip
     assert shipped <= set(entries)
     # every file in resources/ is listed (nothing unaccounted for ships)
     listed = {e["path"] for e in entries.values()}

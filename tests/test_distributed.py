@@ -12,6 +12,7 @@ import torch
 from engines.checkpoint import CheckpointError
 from engines.docnade import DocNadeEngine
 from engines.draw import DrawEngine
+from engines.statistician import StatisticianEngine
 from engines.train import TrainConfig, Trainer
 
 
@@ -73,6 +74,7 @@ def train_to(engine_cls, data, steps, cfg_kw, checkpoint=None, resume=None, stop
     [
         (DrawEngine, {"batch_size": 16, "lr": 3e-3}),
         (DocNadeEngine, {"batch_size": 16, "lr": 1e-2, "lr_schedule": "cosine"}),
+        (StatisticianEngine, {"batch_size": 8, "lr": 3e-3}),  # set sizes drawn per batch (min_sample_size)
     ],
 )
 def test_a_killed_run_resumes_to_the_same_final_loss(tmp_path, engine_cls, kw):

@@ -239,7 +239,7 @@ def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
 
 def test_main_window_has_one_tab_per_model_and_device(window):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["DRAW", "WaveNet", "Sentences", "DocNADE", "Search", "Training"]
+    assert titles == ["DRAW", "WaveNet", "Sentences", "DocNADE", "Search", "Statistician", "Training"]
     assert window.device_label.text().startswith("Device: CPU")
     assert "(27)" in window.model_tabs["draw"].about.toPlainText()
 

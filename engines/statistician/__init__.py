@@ -1,5 +1,6 @@
-"""The Neural Statistician (issue 6, in progress): the model and the paper's synthetic sets; not yet an engine."""
+"""The Neural Statistician (Edwards & Storkey 2017): model, sets, engine."""
 
+from engines.statistician.engine import StatisticianEngine
 from engines.statistician.model import NeuralStatistician, StatisticianConfig, gaussian_kl
 
-__all__ = ["NeuralStatistician", "StatisticianConfig", "gaussian_kl"]
+__all__ = ["NeuralStatistician", "StatisticianConfig", "StatisticianEngine", "gaussian_kl"]

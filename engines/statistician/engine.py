@@ -1,0 +1,336 @@
+"""The Neural Statistician engine: the contract of :mod:`engines.base` around
+:class:`engines.statistician.model.NeuralStatistician`, with few-shot episodes (Section 5.3) and the
+pixel-space nearest-neighbour baseline in ``eval statistician``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from engines.base import Engine
+from engines.data.images import ImageDataError
+from engines.distributed import item_rng
+from engines.statistician.data import ImageSets, SyntheticSets, binarise
+from engines.statistician.model import NeuralStatistician, StatisticianConfig, gaussian_kl
+
+FEW_SHOT = ((5, 1), (5, 5), (20, 1), (20, 5))  # (way, shot): the paper's Omniglot table
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
+
+
+@dataclass
+class SetSamples:
+    """What the model makes of one set: its context posterior q(c | D) and new items generated from it."""
+
+    index: int  # which of the requested sets (0-based)
+    mu: np.ndarray  # (c_dim,) context mean
+    logvar: np.ndarray  # (c_dim,) context log-variance
+    samples: np.ndarray  # (n, 28, 28) Bernoulli means in [0, 1] for images; (n, x_dim) for vectors
+
+
+@dataclass
+class Classification:
+    """A query among sets: KL(q(c | {x}) || q(c | D_i)) per set (the paper's rule picks the smallest) and,
+    for display, probabilities ∝ exp(-KL) (a softmax over the sets; the paper reports only the argmin)."""
+
+    kl: np.ndarray  # (n_sets,)
+    probs: np.ndarray  # (n_sets,)
+
+    @property
+    def best(self) -> int:
+        return int(np.argmin(self.kl))
+
+
+def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, components (2, d)) of the principal plane of ``points`` (n, d); for the context map."""
+    mean = points.mean(0)
+    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
+    comps = vt[:2]
+    if comps.shape[0] < 2:  # a 1-D context: the second axis is zero
+        comps = np.vstack([comps, np.zeros_like(comps)])
+    return mean, comps
+
+
+class StatisticianEngine(Engine):
+    name = "statistician"
+    title = "Neural Statistician"
+    config_class = StatisticianConfig
+    selection_metric = "loss"
+    datasets = ("glyphs", "mnist", "fashion", "synthetic")
+    plot_terms = ("loss", "recon", "kl_z", "kl_c")
+    weights_licence = "trained on glyphs rendered from Noto fonts (SIL OFL 1.1); weights: MIT"
+    default_batch_size = 16
+    item_unit = "sets"
+    loss_unit = "nats per item (-L_D / |D|)"
+    data_file_filter = ("Image sets (.npz with x_train, y_train, x_valid, ...)", "NumPy archives (*.npz)")
+    train_options = {
+        "sample_size": ("Items per training set", (1, 50)),
+        "min_sample_size": ("Fewest items per set (0: all sets full)", (0, 50)),
+    }
+    shipped: ClassVar[dict[str, str]] = {"statistician-glyphs": "glyphs", "statistician-synthetic": "synthetic"}
+
+    def build_model(self, config: StatisticianConfig) -> NeuralStatistician:
+        return NeuralStatistician(config)
+
+    @classmethod
+    def presets(cls) -> dict[str, StatisticianConfig]:
+        return {
+            # images (glyphs, digits): conv encoder, a two-layer z stack, c of 64 (the paper: 512, CPU budget)
+            "default": StatisticianConfig(network="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
+            "mlp": StatisticianConfig(network="mlp", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
+            # the paper's synthetic experiment: 1-D items, a 3-D context, sets of 200
+            "synthetic": StatisticianConfig(
+                x_dim=1, likelihood="gaussian", hidden=128, c_dim=3, z_dim=16, z_layers=1, sample_size=200
+            ),
+            "tiny": StatisticianConfig(
+                network="mlp", hidden=32, c_dim=8, z_dim=4, z_layers=1, sample_size=3, min_sample_size=1
+            ),
+        }
+
+    # -- data -------------------------------------------------------------------------------------
+    @classmethod
+    def load_data(cls, name: str) -> tuple[Any, Any, Any]:
+        if name == "synthetic":
+            return SyntheticSets(), SyntheticSets(epoch_sets=512), SyntheticSets(epoch_sets=512)
+        if name == "glyphs":
+            from engines.data.glyphs import load_glyphs
+
+            g = load_glyphs()
+            names = {i: f"{g.scripts[s]} {c}" for i, (c, s) in enumerate(zip(g.chars, g.char_script))}
+            return tuple(ImageSets.from_split(f"glyphs/{s}", g.split(s), names) for s in ("train", "valid", "test"))
+        from engines.data.images import load_dataset
+
+        ds = load_dataset(name)
+        if ds.shape != (28, 28):
+            raise ImageDataError(f"{name}: images are {ds.shape[0]}x{ds.shape[1]}; the statistician expects 28x28")
+        names = dict(enumerate({"mnist": MNIST_CLASSES, "fashion": FASHION_CLASSES}.get(name, [])))
+        return tuple(
+            ImageSets.from_split(f"{ds.name}/{s}", split, names)
+            for s, split in (("train", ds.train), ("valid", ds.valid), ("test", ds.test))
+        )
+
+    def batches(self, data, batch_size: int, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+        """Endless batches of ``batch_size`` sets of ``sample_size`` items (or of a size drawn per batch, see
+        ``min_sample_size``), each set from one class."""
+        while True:
+            x, _ = data.draw(batch_size, self._set_size(rng), rng)
+            yield torch.from_numpy(x).to(self.device)
+
+    def _set_size(self, rng: np.random.Generator) -> int:
+        lo, hi = self.config.min_sample_size, self.config.sample_size
+        return int(rng.integers(lo, hi + 1)) if 0 < lo < hi else hi
+
+    def num_items(self, data) -> int:
+        return data.sets_per_epoch(self.config.sample_size)
+
+    def collate(self, data, indices, seed: int, epoch: int) -> torch.Tensor:
+        """One set per item (a class): its members drawn by the item's own generator (the same on any rank)."""
+        k = self._set_size(np.random.default_rng([seed, epoch, int(indices[0]), 1]))  # the batch's size (own stream)
+        return torch.from_numpy(np.stack([data.item_set(int(i), k, item_rng(seed, epoch, i)) for i in indices])).to(
+            self.device
+        )
+
+    def _check_items(self, x: np.ndarray) -> None:
+        if x.shape[-1] != self.config.x_dim:
+            raise ValueError(f"items of {x.shape[-1]} values do not fit this model (x_dim {self.config.x_dim})")
+
+    # -- the statistic network ----------------------------------------------------------------------
+    @torch.no_grad()
+    def features(self, x: np.ndarray, batch_size: int = 1024) -> torch.Tensor:
+        """The instance encoder's output e = E(x) for items (N, x_dim); pooled means of these give contexts."""
+        self._check_items(x)
+        self.model.eval()
+        out = [self.model.encoder(torch.from_numpy(x[i : i + batch_size]).to(self.device))
+               for i in range(0, len(x), batch_size)]  # fmt: skip
+        return torch.cat(out) if out else torch.zeros(0, self.config.hidden, device=self.device)
+
+    @torch.no_grad()
+    def context(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """q(c | D) of one set: uint8 images (k, 28, 28) or vectors (k, x_dim) -> (μ_c, log σ_c²)."""
+        if len(items) == 0:
+            raise ValueError("an empty set has no context")
+        x = binarise(items) if items.dtype == np.uint8 else np.asarray(items, np.float32)
+        mu, lv = self.model.pool(self.features(x)[None])
+        return mu[0].cpu().numpy(), lv[0].cpu().numpy()
+
+    @torch.no_grad()
+    def classify(self, query: np.ndarray, sets: list[np.ndarray]) -> Classification:
+        """Section 5.3: the query (28, 28) uint8 image, or an item vector, among the given sets."""
+        if not sets:
+            raise ValueError("no set to classify the query into")
+        q = binarise(query[None]) if query.dtype == np.uint8 else np.asarray(query, np.float32)[None]
+        mu_q, lv_q = self.model.pool(self.features(q)[None])
+        kls = []
+        for s in sets:
+            mu, lv = (torch.from_numpy(v).to(self.device)[None] for v in self.context(s))
+            kls.append(gaussian_kl(mu_q, lv_q, mu, lv).item())
+        kl = np.asarray(kls)
+        p = np.exp(-(kl - kl.min()))
+        return Classification(kl, p / p.sum())
+
+    @torch.no_grad()
+    def generate(self, mu: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+        """n items from p(x | z, c) with c fixed at ``mu`` and z from p(z | c): Bernoulli means as images."""
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        self.model.eval()
+        out = self.model.generate(torch.from_numpy(np.asarray(mu, np.float32)).to(self.device)[None], n, gen)[0]
+        out = out.cpu().numpy()
+        return out.reshape(n, *self.image_shape) if self.image_shape else out
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(side, side) when the items are square images (x_dim = side² > 1), else None."""
+        side = round(self.config.x_dim**0.5)
+        return (side, side) if self.config.x_dim > 1 and side * side == self.config.x_dim else None
+
+    def sample(self, sets: list[np.ndarray] | None = None, n: int = 16, seed: int = 0, **_) -> Iterator[SetSamples]:
+        """For each set (uint8 images (k, 28, 28)): its context and ``n`` new items generated from the
+        context mean, one :class:`SetSamples` per set as it is done. Without sets: contexts drawn from the
+        prior p(c) = N(0, I), one per "set" of a single frame."""
+        if not sets:
+            c = torch.randn(self.config.c_dim, generator=torch.Generator().manual_seed(seed)).numpy()
+            yield SetSamples(0, c, np.zeros_like(c), self.generate(c, n, seed))
+            return
+        for i, s in enumerate(sets):
+            mu, lv = self.context(s)
+            yield SetSamples(i, mu, lv, self.generate(mu, n, seed + i))
+
+    def context_map(self, data, per_class: int = 4, size: int = 5, max_classes: int = 60, seed: int = 0):
+        """Context means of sets drawn from ``data`` for the 2-D map: (means (M, c_dim), labels (M,))."""
+        rng = np.random.default_rng(seed)
+        if isinstance(data, SyntheticSets):
+            x, labels = data.draw(per_class * 50, size, rng)
+        else:
+            classes = rng.choice(len(data), size=min(max_classes, len(data)), replace=False)
+            x = np.stack([binarise(data.set_of(int(c), size, rng)) for c in classes for _ in range(per_class)])
+            labels = np.repeat(data.classes[classes], per_class)
+        self._check_items(x[0])
+        with torch.no_grad():
+            self.model.eval()
+            mus = [
+                self.model.context(torch.from_numpy(x[i : i + 256]).to(self.device))[0] for i in range(0, len(x), 256)
+            ]
+        return torch.cat(mus).cpu().numpy(), labels
+
+    # -- evaluation -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, data, samples: int = 1, n_sets: int = 256, seed: int = 0, episodes: int = 200) -> dict:
+        """The bound -L_D / |D| per item on ``n_sets`` fixed sets of ``sample_size`` (averaged over ``samples``
+        draws of c and z), and for images 5-way 1-shot accuracy on ``episodes`` fixed episodes."""
+        self.model.eval()
+        x, labels = data.draw(n_sets, self.config.sample_size, np.random.default_rng(seed))
+        self._check_items(x[0])
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        totals: dict[str, float] = {}
+        for _ in range(samples):
+            for i in range(0, n_sets, 64):
+                out = self.model(torch.from_numpy(x[i : i + 64]).to(self.device), generator=gen)
+                for k, v in out.items():
+                    totals[k] = totals.get(k, 0.0) + v.item() * len(x[i : i + 64])
+        metrics = {k: round(v / (samples * n_sets), 4) for k, v in totals.items()}
+        if isinstance(data, ImageSets) and episodes:
+            metrics["acc_5way_1shot"] = self.few_shot(data, 5, 1, episodes, seed)["acc"]
+        elif isinstance(data, SyntheticSets):
+            metrics["family_acc"] = self.family_accuracy(data, seed=seed)
+        return metrics
+
+    @torch.no_grad()
+    def few_shot(self, data: ImageSets, way: int, shot: int, episodes: int = 1000, seed: int = 0) -> dict:
+        """Accuracy over ``episodes`` fixed episodes of ``way`` classes, ``shot`` support items and one query
+        each: the model (smallest KL(q(c | {x}) || q(c | D_i)), Section 5.3) and the pixel-space nearest
+        neighbour (the support image at the smallest Hamming distance). None where the data has fewer
+        classes than ``way`` or a class fewer than shot + 1 items."""
+        if way > len(data) or min(len(m) for m in data.members) < shot + 1:
+            return {"acc": None, "nn_acc": None}
+        rng = np.random.default_rng(seed)
+        # episodes (E, way, shot + 1) of image indices: the last of each row is the query
+        idx = np.empty((episodes, way, shot + 1), np.int64)
+        for e in range(episodes):
+            for j, c in enumerate(rng.choice(len(data), size=way, replace=False)):
+                idx[e, j] = rng.choice(data.members[c], size=shot + 1, replace=False)
+        used, inv = np.unique(idx, return_inverse=True)
+        inv = inv.reshape(idx.shape)
+        pix = binarise(data.images[used])  # (U, 784)
+        feats = self.features(pix)  # encoded once; every context below pools these
+        model_hits = nn_hits = 0
+        for s in range(0, episodes, 100):
+            ep = torch.from_numpy(inv[s : s + 100]).to(self.device)
+            E = len(ep)
+            mu_s, lv_s = self.model.pool(feats[ep[..., :shot]].reshape(E * way, shot, -1))
+            mu_q, lv_q = self.model.pool(feats[ep[..., shot]].reshape(E * way, 1, -1))
+            C = mu_s.shape[-1]
+            mu_s, lv_s = mu_s.reshape(E, 1, way, C), lv_s.reshape(E, 1, way, C)
+            mu_q, lv_q = mu_q.reshape(E, way, 1, C), lv_q.reshape(E, way, 1, C)
+            pred = gaussian_kl(mu_q, lv_q, mu_s, lv_s).argmin(-1)  # (E, way queries)
+            truth = torch.arange(way, device=self.device)
+            model_hits += int((pred == truth).sum())
+            p = torch.from_numpy(pix).to(self.device)
+            sup = p[ep[..., :shot]].reshape(E, way * shot, -1)
+            qry = p[ep[..., shot]]  # (E, way, 784)
+            ham = (qry[:, :, None] != sup[:, None]).sum(-1)  # (E, way, way * shot)
+            nn_hits += int(((ham.argmin(-1) // shot) == truth).sum())
+        n = episodes * way
+        return {"acc": round(model_hits / n, 4), "nn_acc": round(nn_hits / n, 4)}
+
+    @torch.no_grad()
+    def family_accuracy(self, data: SyntheticSets, n_sets: int = 2000, seed: int = 0) -> float:
+        """How well the context separates the synthetic families without their labels: nearest class mean
+        of the context means, fitted on ``n_sets`` sets and scored on ``n_sets`` others."""
+        means, labels = self.context_map(data, per_class=n_sets // 50, size=self.config.sample_size, seed=seed)
+        test, tlabels = self.context_map(data, per_class=n_sets // 50, size=self.config.sample_size, seed=seed + 1)
+        cents = np.stack([means[labels == f].mean(0) for f in range(4)])
+        pred = ((test[:, None] - cents[None]) ** 2).sum(-1).argmin(1)
+        return round(float((pred == tlabels).mean()), 4)
+
+    @classmethod
+    def evaluate_shipped(cls, samples: int = 1, episodes: int = 1000) -> dict:
+        """The issue's figures: few-shot accuracy on held-out scripts, on MNIST and on Fashion-MNIST (both
+        transfer: the model never saw them), the nearest-neighbour baseline's, and the synthetic model's."""
+        from engines.resources import resource_path
+
+        engine = cls.from_checkpoint(resource_path("statistician-glyphs"))
+        out: dict[str, Any] = {"episodes": episodes}
+        _, _, glyph_test = cls.load_data("glyphs")
+        sources = {"": glyph_test, "mnist_": cls.load_data("mnist")[2], "fashion_": cls.load_data("fashion")[2]}
+        for prefix, data in sources.items():
+            ways = FEW_SHOT + (((10, 1), (10, 5)) if prefix else ())  # the paper's MNIST transfer is 10-way
+            for way, shot in ways:
+                r = engine.few_shot(data, way, shot, episodes)
+                out[f"{prefix}acc_{way}way_{shot}shot"] = r["acc"]
+                out[f"nn_{prefix}acc_{way}way_{shot}shot"] = r["nn_acc"]
+        out["note"] = "MNIST and Fashion-MNIST have 10 classes: their 20-way keys are null; 10-way is given instead"
+        out["test_bound"] = engine.evaluate(glyph_test, samples=samples, episodes=0)["loss"]
+        out["test_scripts"] = len({glyph_test.label_name(c).rsplit(" ", 1)[0] for c in glyph_test.classes})
+        out["test_characters"] = len(glyph_test)
+        synth = cls.from_checkpoint(resource_path("statistician-synthetic"))
+        out["synthetic_family_acc"] = synth.family_accuracy(SyntheticSets())
+        return out
+
+    # -- speed --------------------------------------------------------------------------------------
+    def bench(self, repeats: int = 30) -> dict[str, float]:
+        """Median milliseconds to summarise a set of 5 and to generate 16 samples from its context."""
+        rng = np.random.default_rng(0)
+        shape = self.image_shape
+        items = (rng.random((5, *shape)) < 0.2).astype(np.uint8) * 255 if shape else (
+            rng.normal(size=(5, self.config.x_dim)).astype(np.float32))  # fmt: skip
+        t_ctx, t_gen = [], []
+        for i in range(repeats + 2):
+            t0 = time.perf_counter()
+            mu, _ = self.context(items)
+            t1 = time.perf_counter()
+            self.generate(mu, 16, seed=i)
+            t2 = time.perf_counter()
+            if i >= 2:  # warm-up
+                t_ctx.append((t1 - t0) * 1000)
+                t_gen.append((t2 - t1) * 1000)
+        return {
+            "summarise_set_of_5_ms": round(float(np.median(t_ctx)), 3),
+            "generate_16_ms": round(float(np.median(t_gen)), 3),
+            "threads": torch.get_num_threads(),
+            "device": str(self.device),
+        }

@@ -1,0 +1,182 @@
+"""The Neural Statistician engine: glyph data, sets, few-shot episodes, the baseline, saved sets, the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from engines.data.glyphs import load_glyphs
+from engines.statistician import StatisticianEngine
+from engines.statistician.data import ImageSets, SyntheticSets, binarise, load_sets, save_sets
+
+
+@pytest.fixture(scope="module")
+def glyph_splits():
+    return StatisticianEngine.load_data("glyphs")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from engines.resources import resource_path
+
+    return StatisticianEngine.from_checkpoint(resource_path("statistician-glyphs"), device="cpu")
+
+
+def test_glyph_scripts_are_held_out_whole_and_each_character_has_twenty_drawings():
+    g = load_glyphs()
+    by_split = {s: {g.scripts[i] for i, sp in enumerate(g.script_split) if sp == s} for s in ("train", "valid", "test")}
+    assert not (by_split["train"] & by_split["test"]) and not (by_split["valid"] & by_split["test"])
+    assert {"Glagolitic", "Tibetan", "Malayalam"} <= by_split["test"] and "Latin" in by_split["train"]
+    counts = np.bincount(g.char, minlength=len(g.chars))
+    assert (counts == 20).all() and len(g.chars) > 1500
+    assert set(np.unique(g.images)) == {0, 255}  # binary, like Omniglot
+    test = g.split("test")
+    assert {g.script_of(c) for c in np.unique(test.labels)} == by_split["test"]
+    # the drawings of one character differ (different hands), on average less than two characters do
+    within = [(g.images[g.char == c][0] != g.images[g.char == c][1]).sum() for c in range(0, 1500, 30)]
+    between = [(g.images[g.char == c][0] != g.images[g.char == c + 1][1]).sum() for c in range(0, 1500, 30)]
+    assert 0 < min(within) and np.mean(within) < 0.9 * np.mean(between)
+
+
+def test_sets_hold_one_class_each(glyph_splits):
+    train = glyph_splits[0]
+    x, labels = train.draw(8, 5, np.random.default_rng(0))
+    assert x.shape == (8, 5, 784) and set(np.unique(x)) <= {0.0, 1.0}
+    for xs, lab in zip(x, labels):
+        members = binarise(train.images[train.labels == lab])
+        assert all(any((m == item).all() for m in members) for item in xs)
+    with pytest.raises(ValueError, match="at least two classes"):
+        ImageSets("one", np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.int64))
+
+
+def test_context_is_order_free_and_defined_for_any_set_size(glyph_splits):
+    torch.manual_seed(0)
+    engine = StatisticianEngine(StatisticianEngine.presets()["default"], device="cpu")
+    items = glyph_splits[2].set_of(0, 12, np.random.default_rng(1))
+    mu, lv = engine.context(items)
+    mu_p, lv_p = engine.context(items[::-1].copy())
+    np.testing.assert_allclose(mu, mu_p, atol=1e-5)
+    np.testing.assert_allclose(lv, lv_p, atol=1e-5)
+    assert engine.context(items[:1])[0].shape == (64,)
+    with pytest.raises(ValueError, match="empty set"):
+        engine.context(items[:0])
+
+
+def test_tiny_model_learns_and_collate_is_deterministic(glyph_splits):
+    torch.manual_seed(0)
+    engine = StatisticianEngine(StatisticianEngine.presets()["tiny"], device="cpu")
+    train = glyph_splits[0]
+    opt = torch.optim.Adam(engine.model.parameters(), lr=3e-3)
+    batches = engine.batches(train, 16, np.random.default_rng(0))
+    losses = [engine.train_step(next(batches), opt)["loss"] for _ in range(60)]
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:3])
+    a, b = engine.collate(train, [3, 900], 0, 1), engine.collate(train, [3, 900], 0, 1)
+    assert torch.equal(a, b) and a.shape[0] == 2 and 1 <= a.shape[1] <= 3  # tiny: set sizes 1-3 per batch
+    sizes = {engine.collate(train, [i, 900], 0, 1).shape[1] for i in range(12)}
+    assert sizes == {1, 2, 3}
+
+
+def test_nearest_neighbour_baseline_and_episode_rules():
+    rng = np.random.default_rng(0)
+    protos = (rng.random((6, 28, 28)) < 0.3).astype(np.uint8) * 255
+    images = np.repeat(protos, 4, axis=0)  # each class: four identical images
+    flip = rng.random(images.shape) < 0.03  # a little noise
+    images = np.where(flip, 255 - images, images).astype(np.uint8)
+    data = ImageSets("toy", images, np.repeat(np.arange(6), 4))
+    engine = StatisticianEngine(StatisticianEngine.presets()["tiny"], device="cpu")
+    r = engine.few_shot(data, 5, 1, episodes=40)
+    assert r["nn_acc"] == 1.0 and 0 <= r["acc"] <= 1
+    assert engine.few_shot(data, 10, 1, episodes=5) == {"acc": None, "nn_acc": None}  # only 6 classes
+    assert engine.few_shot(data, 5, 4, episodes=5) == {"acc": None, "nn_acc": None}  # 4 items: no 5th to query
+
+
+def test_shipped_model_beats_the_baseline_and_classifies_held_out_characters(shipped, glyph_splits):
+    test = glyph_splits[2]
+    r = shipped.few_shot(test, 5, 1, episodes=200)
+    assert r["acc"] > r["nn_acc"] + 0.05 and r["acc"] > 0.8
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(20):
+        classes = rng.choice(len(test), 5, replace=False)
+        sets = [test.set_of(int(c), 5, rng) for c in classes]
+        truth = int(rng.integers(5))
+        query = test.images[[i for i in test.members[classes[truth]]
+                             if not any((test.images[i] == s).all() for s in sets[truth])][0]]  # fmt: skip
+        res = shipped.classify(query, sets)
+        assert res.probs.sum() == pytest.approx(1.0) and res.best == int(np.argmax(res.probs))
+        hits += res.best == truth
+    assert hits >= 15
+
+
+def test_generated_samples_follow_the_set(shipped, glyph_splits):
+    """Samples from a set's context are closer (in pixels) to that set than to another set."""
+    test = glyph_splits[2]
+    rng = np.random.default_rng(2)
+    a, b = (test.set_of(int(c), 5, rng) for c in rng.choice(len(test), 2, replace=False))
+    frames = list(shipped.sample(sets=[a, b], n=16, seed=0))
+    assert [f.index for f in frames] == [0, 1] and frames[0].samples.shape == (16, 28, 28)
+
+    def dist(samples, s):
+        return np.abs(samples.mean(0) - binarise(s).reshape(-1, 28, 28).mean(0)).mean()
+
+    assert dist(frames[0].samples, a) < dist(frames[0].samples, b)
+    assert dist(frames[1].samples, b) < dist(frames[1].samples, a)
+
+
+def test_saved_sets_round_trip_and_bad_files_are_refused(tmp_path):
+    sets = [("alpha", np.full((2, 28, 28), 255, np.uint8)), ("beta", np.zeros((3, 28, 28), np.uint8))]
+    path = tmp_path / "sets.json"
+    save_sets(path, sets)
+    back = load_sets(path)
+    assert [n for n, _ in back] == ["alpha", "beta"] and all((x == y).all() for (_, x), (_, y) in zip(sets, back))
+    bad = {"format": "genplay-statistician-sets", "sets": [{"name": "x", "images": "@@"}]}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="bad.json: set 1 .'x'.: images are not base64"):
+        load_sets(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a file of image sets"):
+        load_sets(tmp_path / "other.json")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_sets(tmp_path / "missing.json")
+
+
+def test_synthetic_sets_and_family_accuracy():
+    engine = StatisticianEngine(StatisticianEngine.presets()["synthetic"], device="cpu")
+    x, fam = SyntheticSets().draw(6, 200, np.random.default_rng(0))
+    assert x.shape == (6, 200, 1) and set(fam) <= {0, 1, 2, 3}
+    m = engine.evaluate(SyntheticSets(), n_sets=32)
+    assert np.isfinite(m["loss"]) and 0 <= m["family_acc"] <= 1
+
+
+def run_cli(root, *args):
+    return subprocess.run([sys.executable, "-m", "engines", *args], cwd=root, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def test_cli_bench_and_train(root, tmp_path):
+    r = run_cli(root, "bench", "statistician", "--json", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    bench = json.loads(r.stdout)
+    assert 0 < bench["summarise_set_of_5_ms"] < 1000 and 0 < bench["generate_16_ms"] < 1000
+    out = tmp_path / "s.pt"
+    r = run_cli(root, "train", "statistician", "--preset", "tiny", "--dataset", "mnist", "--steps", "6",
+                "--out", str(out), "--json", "--logdir", str(tmp_path / "tb"), "--threads", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["item_unit"] == "sets" and "acc_5way_1shot" in res["test"] and out.is_file()
+    r = run_cli(root, "train", "statistician", "--preset", "tiny", "--dataset", str(tmp_path / "nope.npz"),
+                "--steps", "2")  # fmt: skip
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "nope" in r.stderr
+
+
+def test_eval_keys(shipped):
+    out = StatisticianEngine.evaluate_shipped(episodes=20)
+    for prefix in ("", "mnist_", "fashion_"):
+        for way, shot in ((5, 1), (5, 5), (20, 1), (20, 5)):
+            assert f"{prefix}acc_{way}way_{shot}shot" in out and f"nn_{prefix}acc_{way}way_{shot}shot" in out
+    assert out["mnist_acc_20way_1shot"] is None and 0 <= out["mnist_acc_10way_1shot"] <= 1
+    assert 0 <= out["acc_20way_5shot"] <= 1 and out["test_scripts"] == 12
+    assert 0 <= out["synthetic_family_acc"] <= 1
