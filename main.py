@@ -2,6 +2,8 @@
 
 python main.py                                  # the app
 python main.py --tab draw --screenshot out.png  # render offscreen after the tab's demo, save, exit
+python main.py --lesson FILE [--export-slides DIR]  # open a lesson, or write one PNG per slide and exit
+python main.py --build-lessons DIR                # write the shipped lessons (resources/lessons)
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ def parse_args(argv):
     p.add_argument("--size", default="1400x860", help="window size WxH for --screenshot")
     p.add_argument("--presentation", action="store_true", help="start in presentation mode")
     p.add_argument("--state", default=None, help='tab state as JSON, e.g. \'{"mode": "reconstruct", "step": 11}\'')
+    p.add_argument("--lesson", default=None, help="open a *.lesson file")
+    p.add_argument("--export-slides", default=None, help="with --lesson: write DIR/slide-NN.png (2x) and exit")
+    p.add_argument("--build-lessons", default=None, help="write the shipped lessons into DIR and exit")
 
     def one_line_error(message):
         p.exit(2, f"error: {message}\n")
@@ -43,7 +48,13 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    if args.build_lessons:
+        return _build_lessons(args.build_lessons)
+    if args.export_slides and not args.lesson:
+        print("error: --export-slides needs --lesson FILE", file=sys.stderr)
+        return 2
+    headless = args.screenshot or args.export_slides
+    if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PySide6.QtWidgets import QApplication
@@ -58,10 +69,68 @@ def main(argv=None) -> int:
         Worker.cancel_all_and_wait(5000)  # never tear Python down under a running worker thread
 
 
+def _build_lessons(folder: str) -> int:
+    from pathlib import Path
+
+    from app.lesson import save_lesson, shipped_lessons
+    from engines.resources import RESOURCES_DIR, register
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shipping = folder.resolve() == (RESOURCES_DIR / "lessons").resolve()  # then the manifest lists them
+    for name, lesson in shipped_lessons().items():
+        path = folder / f"{name}.lesson"
+        save_lesson(path, lesson)
+        if shipping:
+            register(
+                f"lesson-{name}", path, kind="lesson", command="python main.py --build-lessons resources/lessons",
+                source=f"app/lesson.py shipped_lessons(): '{lesson.title}', slides over the shipped checkpoints",
+                licence="MIT (this project)", metrics={"slides": len(lesson.slides)},
+            )  # fmt: skip
+        print(path)
+    return 0
+
+
+def _lesson(args, window, app) -> int:
+    """Open ``--lesson`` in the window; with ``--export-slides`` write the slides and return 0 (1 with a reason
+    on one line when the file cannot be opened or a slide cannot be shown)."""
+    from app.lesson import LessonError, load_lesson
+
+    try:
+        lesson = load_lesson(args.lesson, set(window.model_tabs))
+    except LessonError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not args.export_slides:
+        window.open_lesson(lesson)
+        return -1
+    window.resize(*args.size)
+    window.show()
+    app.processEvents()
+    window.lesson_player.lesson = lesson
+    try:
+        written = window.lesson_player.export_slides(args.export_slides)
+    except Exception as e:  # one line for the user, not a traceback
+        print(f"error: exporting {args.lesson} failed: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    problems = window.lesson_player.problems()
+    if problems:
+        print("error: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    window.close()
+    return 0
+
+
 def _run(args, app) -> int:
     from app.main_window import MainWindow
 
     window = MainWindow()
+    if args.lesson:
+        code = _lesson(args, window, app)
+        if code >= 0:
+            return code
     if args.tab:
         try:
             window.select_tab(args.tab)

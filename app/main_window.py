@@ -48,6 +48,12 @@ class MainWindow(QMainWindow):
         self.presenting = False
         self._normal_geometry = None  # the window's geometry before presentation mode
         self.last_error = ""
+        from app.lesson_player import LessonPlayer
+
+        self.lesson_player = LessonPlayer(self)
+        self.blank = QLabel(self)  # B in a lesson: a black screen until the next key
+        self.blank.setStyleSheet("background: black")
+        self.blank.hide()
         self._menus()
 
     def _menus(self) -> None:
@@ -59,6 +65,15 @@ class MainWindow(QMainWindow):
         ):
             action = QAction(text, self, shortcut=shortcut)
             action.triggered.connect(lambda _=False, m=method: self._call_tab(m))
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        for text, slot, shortcut in (
+            ("Open &lesson…", self.ask_open_lesson, "Ctrl+L"),
+            ("Add current view as &slide", self.add_slide, "Ctrl+Shift+S"),
+            ("Sa&ve lesson…", self.ask_save_lesson, ""),
+        ):
+            action = QAction(text, self, shortcut=shortcut)
+            action.triggered.connect(slot)
             file_menu.addAction(action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
@@ -117,10 +132,80 @@ class MainWindow(QMainWindow):
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)
 
+    # -- lessons ------------------------------------------------------------------------------------
+    def open_lesson(self, lesson) -> None:
+        """Show a lesson's first slide; slides that cannot be shown are named in the status bar."""
+        self.lesson_player.open(lesson)
+        problems = self.lesson_player.problems()
+        if problems:
+            self.show_error(f"Lesson '{lesson.title}': " + "; ".join(problems) + ". The other slides open.")
+
+    def ask_open_lesson(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from app.lesson import LessonError, load_lesson
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open lesson", "", "Lessons (*.lesson);;All files (*)")
+        if not path:
+            return
+        try:
+            lesson = load_lesson(path, set(self.model_tabs))
+        except LessonError as e:
+            self.show_error(f"Could not open the lesson: {e}")
+            return
+        self.open_lesson(lesson)
+
+    def add_slide(self) -> None:
+        from app.lesson import Lesson, LessonError
+
+        try:
+            slide = self.lesson_player.slide_from_view()
+        except LessonError as e:
+            self.show_error(str(e))
+            return
+        if self.lesson_player.lesson is None:
+            self.lesson_player.lesson = Lesson("Untitled lesson")
+        self.lesson_player.lesson.slides.append(slide)
+        self.lesson_player.index = len(self.lesson_player.lesson.slides) - 1
+        self.show_status(f"Slide {self.lesson_player.index + 1} added: {slide.title}")
+
+    def ask_save_lesson(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from app.lesson import save_lesson
+
+        if self.lesson_player.lesson is None or not self.lesson_player.lesson.slides:
+            self.show_status("No slides yet: File → Add current view as slide")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save lesson", "lesson.lesson", "Lessons (*.lesson)")
+        if path:
+            try:
+                save_lesson(path, self.lesson_player.lesson)
+            except OSError as e:
+                self.show_error(f"Could not save the lesson: {e}")
+                return
+            self.show_status(f"Saved {path}")
+
+    def set_blank(self, on: bool) -> None:
+        self.blank.setGeometry(self.rect())
+        self.blank.setVisible(on)
+        self.blank.raise_()
+
     def keyPressEvent(self, event) -> None:
         tab = self.current_model_tab()
         key = event.key()
-        if self.presenting and key == Qt.Key.Key_Escape:
+        if self.blank.isVisible():  # any key brings the screen back
+            self.set_blank(False)
+            return
+        lesson = self.lesson_player.lesson is not None and self.lesson_player.index >= 0
+        forward = (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Space)
+        if lesson and key in forward:
+            self.lesson_player.next()
+        elif lesson and key in (Qt.Key.Key_Left, Qt.Key.Key_PageUp):
+            self.lesson_player.previous()
+        elif key == Qt.Key.Key_B and (lesson or self.presenting):
+            self.set_blank(True)
+        elif self.presenting and key == Qt.Key.Key_Escape:
             self.set_presentation(False)
         elif tab is not None and key == Qt.Key.Key_Right:
             tab.step_forward()

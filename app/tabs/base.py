@@ -97,8 +97,15 @@ class ModelTab(QWidget):
         row.addWidget(self.controls)
         return row, QFormLayout(self.controls)
 
-    def step_forward(self) -> None: ...
-    def step_back(self) -> None: ...
+    def step_forward(self) -> bool:
+        """One step on through the tab's recorded process (DRAW's glimpses, α in Search). True when the view
+        moved; False at the end or where there is no such process (a lesson then goes to the next slide)."""
+        return False
+
+    def step_back(self) -> bool:
+        """One step back through what was recorded (instant: nothing is recomputed). False at the start."""
+        return False
+
     def play_pause(self) -> None: ...
     def reset(self) -> None: ...
 

@@ -364,15 +364,19 @@ class DrawTab(ModelTab):
         elif not self.busy:  # at the end, or the run stopped early: nothing more will arrive
             self._pause()
 
-    def step_forward(self) -> None:
+    def step_forward(self) -> bool:
         self._pause()
         if self.t + 1 < len(self.frames):
             self._show(self.t + 1)
+            return True
+        return False
 
-    def step_back(self) -> None:
+    def step_back(self) -> bool:
         self._pause()
         if self.t > 0:
             self._show(self.t - 1)
+            return True
+        return False
 
     def reset(self) -> None:
         self._pause()

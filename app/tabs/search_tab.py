@@ -396,11 +396,16 @@ class SearchTab(ModelTab):
         self.show_nearest()
 
     # stepping keys: α in steps of 0.05 (the teach-in's "ranking as α moves")
-    def step_forward(self) -> None:
-        self.alpha_slider.setValue(min(100, self.alpha_slider.value() + 5))
+    def step_forward(self) -> bool:
+        """α up by 0.05 (the ranking re-sorts live); False at α = 1."""
+        before = self.alpha_slider.value()
+        self.alpha_slider.setValue(min(100, before + 5))
+        return self.alpha_slider.value() != before
 
-    def step_back(self) -> None:
-        self.alpha_slider.setValue(max(0, self.alpha_slider.value() - 5))
+    def step_back(self) -> bool:
+        before = self.alpha_slider.value()
+        self.alpha_slider.setValue(max(0, before - 5))
+        return self.alpha_slider.value() != before
 
 
 __all__ = ["SearchTab", "SearchTabState"]

@@ -1,0 +1,205 @@
+"""Lessons (issue 9, in progress): an ordered list of slides, each a tab, the tab's state, presenter notes
+(Markdown) and which panels show; one ``*.lesson`` file, a zip of ``lesson.json`` plus the checkpoints it
+embeds (models the user trained; shipped ones are referenced by their manifest sha256).
+
+No Qt here: the format, its checks and the shipped lessons' definitions. ``app/lesson_player.py`` shows
+slides in the window and exports them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "genplay-lesson"
+VERSION = 1
+
+
+class LessonError(ValueError):
+    """A lesson file that cannot be opened at all, with the reason."""
+
+
+@dataclass
+class Slide:
+    tab: str  # the tab's engine name: draw, wavenet, sentences, docnade, desm, statistician
+    state: dict[str, Any]  # the tab's state() (plain data)
+    title: str = ""
+    notes: str = ""  # presenter notes, Markdown
+    about: bool = False  # show the "About this model" panel beside the tab
+    model_sha256: str = ""  # the checkpoint the state's model names (shipped: its manifest sha256)
+    problem: str = ""  # filled when opening: why this slide cannot be shown ("" = it can)
+
+
+@dataclass
+class Lesson:
+    title: str
+    slides: list[Slide] = field(default_factory=list)
+    checkpoints: dict[str, bytes] = field(default_factory=dict)  # sha256 -> checkpoint bytes (embedded)
+
+    def to_json(self) -> dict[str, Any]:
+        slides = [{k: v for k, v in asdict(s).items() if k != "problem"} for s in self.slides]
+        return {"format": FORMAT, "version": VERSION, "title": self.title, "slides": slides,
+                "checkpoints": sorted(self.checkpoints)}  # fmt: skip
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def shipped_sha256(model: str) -> str:
+    """The manifest sha256 of a shipped checkpoint name ("" when it is not a shipped one)."""
+    from engines.resources import load_manifest
+
+    return load_manifest().get(model, {}).get("sha256", "")
+
+
+def save_lesson(path: str | Path, lesson: Lesson) -> None:
+    """Write the lesson atomically (a failed write leaves an earlier file whole). Members are written in a
+    fixed order with a fixed timestamp, so the same lesson gives the same bytes."""
+    from engines.checkpoint import atomic_write_bytes
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+
+        def put(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+        put("lesson.json", json.dumps(lesson.to_json(), indent=1, sort_keys=True).encode("utf-8"))
+        for sha, data in sorted(lesson.checkpoints.items()):
+            put(f"checkpoints/{sha}.pt", data)
+    atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
+
+
+def load_lesson(path: str | Path, tabs: set[str] | None = None) -> Lesson:
+    """Open a lesson. A file that is not a lesson, is corrupt or comes from a newer version raises
+    :class:`LessonError`; a slide whose tab is unknown or whose checkpoint is neither shipped (same
+    sha256) nor embedded is kept with its ``problem`` set, so the other slides still open."""
+    p = Path(path)
+    try:
+        with zipfile.ZipFile(p) as z:
+            names = set(z.namelist())
+            if "lesson.json" not in names:
+                raise LessonError(f"{p.name}: not a lesson file (no lesson.json inside)")
+            obj = json.loads(z.read("lesson.json").decode("utf-8"))
+            checkpoints = {n[len("checkpoints/") : -3]: z.read(n) for n in names
+                           if n.startswith("checkpoints/") and n.endswith(".pt")}  # fmt: skip
+    except FileNotFoundError:
+        raise LessonError(f"{p.name}: no such file") from None
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as e:
+        raise LessonError(f"{p.name}: not a readable lesson file ({e})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise LessonError(f"{p.name}: not a lesson file (format {obj.get('format') if isinstance(obj, dict) else '?'})")
+    version = obj.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise LessonError(f"{p.name}: made by a newer version of the app (lesson format {version}; this app reads "
+                          f"up to {VERSION})")  # fmt: skip
+    for sha, data in checkpoints.items():
+        if sha256_bytes(data) != sha:
+            raise LessonError(f"{p.name}: embedded checkpoint {sha[:12]}… is corrupt (its sha256 differs)")
+    slides = []
+    for i, raw in enumerate(obj.get("slides", [])):
+        if not isinstance(raw, dict) or not isinstance(raw.get("tab"), str) or not isinstance(raw.get("state"), dict):
+            raise LessonError(f"{p.name}: slide {i + 1} has no tab or state")
+        known = {k: v for k, v in raw.items() if k in Slide.__dataclass_fields__ and k != "problem"}
+        slide = Slide(**known)
+        slide.problem = _problem(slide, tabs, checkpoints)
+        slides.append(slide)
+    return Lesson(str(obj.get("title", p.stem)), slides, checkpoints)
+
+
+def _problem(slide: Slide, tabs: set[str] | None, checkpoints: dict[str, bytes]) -> str:
+    if tabs is not None and slide.tab not in tabs:
+        return f"this app has no '{slide.tab}' tab"
+    sha = slide.model_sha256
+    model = str(slide.state.get("model", ""))
+    if not sha or sha in checkpoints:
+        return ""
+    if shipped_sha256(model) != sha:
+        return f"checkpoint '{model}' (sha256 {sha[:12]}…) is missing: not shipped with this app, not embedded"
+    return ""
+
+
+# ----------------------------------------------------------------------------- the shipped lessons
+
+DRAW_NOTES = {
+    "start": "DRAW writes the image in **T** steps onto a canvas c: c_t = c_{t-1} + write(h_t^dec). "
+    "The red box is where glimpse t writes: a grid of N x N Gaussian filters whose centre, stride and width "
+    "the decoder chooses (eqs. 19-22). Press → to step through the glimpses.",
+    "middle": "Halfway: strokes are laid down where the box moves. The canvas is a sum of writes; the image is σ(c_T).",
+    "end": "The last glimpse. Each image took its own path of boxes: attention lets the model spend glimpses "
+    "where the ink is.",
+    "read": "Reconstruction: the encoder *reads* a patch (green) of the image and of the error image x - σ(c_{t-1}) "
+    "(eq. 27); the bars are the KL of each glimpse's latent z_t, the nats spent at that step.",
+    "none": "Without attention each glimpse writes the whole canvas (eq. 18): no boxes, and the image fades in "
+    "everywhere at once. Compare the test bound in the README: attention is the better model.",
+}
+
+
+def shipped_lessons() -> dict[str, Lesson]:
+    """The lessons in ``resources/lessons/``, as data (``python main.py --build-lessons DIR`` writes them)."""
+
+    def slide(tab: str, state: dict, title: str, notes: str, about: bool = False) -> Slide:
+        return Slide(tab, state, title, notes, about, shipped_sha256(str(state.get("model", ""))))
+
+    draw = Lesson("How DRAW draws with attention", [
+        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 0}, "Glimpse 1",
+              DRAW_NOTES["start"], about=True),
+        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 12}, "Glimpse 13",
+              DRAW_NOTES["middle"]),
+        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 31}, "The last glimpse",
+              DRAW_NOTES["end"]),
+        slide("draw", {"mode": "reconstruct", "model": "draw-attention", "count": 9, "step": 11}, "Reading",
+              DRAW_NOTES["read"]),
+        slide("draw", {"mode": "sample", "model": "draw-no-attention", "seed": 3, "step": 31}, "No attention",
+              DRAW_NOTES["none"]),
+    ])  # fmt: skip
+    sentences = Lesson("Why a sentence VAE ignores its latent", [
+        slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM-VAE, no annealing",
+              "Trained on the plain ELBO, the LSTM decoder models the sentence alone: KL(q(z|x) || p(z)) falls to "
+              "about zero and every point of the homotopy decodes to the same sentence (the tab flags the collapse)."),
+        slide("sentences", {"model": "sentences-lstm-vae-annealed", "action": "interpolate"}, "With KL annealing",
+              "Bowman et al.: the KL term's weight β rises from 0 to 1 over training, and word dropout weakens the "
+              "decoder. Now z carries nats and the homotopy moves from sentence A to B through grammatical steps."),
+        slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate"}, "CNN decoder, small context",
+              "Yang et al.: a dilated CNN decoder that sees only a few previous words cannot model the sentence on "
+              "its own, so it uses z: more KL, smoother interpolations."),
+        slide("sentences", {"model": "sentences-cnn-large", "action": "interpolate"}, "CNN decoder, large context",
+              "A large receptive field behaves like the LSTM again: the KL shrinks. The context size is the dial "
+              "between a language model and an autoencoder."),
+    ])  # fmt: skip
+    wavenet = Lesson("How WaveNet sees the past", [
+        slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False},
+              "Generating speech",
+              "Each sample x_t is drawn from a 256-way softmax over μ-law levels, p(x_t | x_<t), computed by a stack "
+              "of causal convolutions whose dilation doubles each layer: the lit bands are the receptive field.",
+              about=True),
+        slide("wavenet", {"mode": "generate", "voice": 5, "seconds": 2.0, "seed": 1, "stream": False}, "Music",
+              "The same network, another global condition (the voice embedding): music."),
+        slide("wavenet", {"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": False},
+              "Local conditioning",
+              "Log-mel frames of a French prompt, upsampled to the sample rate, condition every layer; the voice "
+              "embedding says Italian. Original and resynthesis: spectrograms one above the other."),
+    ])  # fmt: skip
+    statistician = Lesson("What a statistic network summarises", [
+        slide("statistician", {}, "Sets and their contexts",
+              "q(c | D): encode each item, average, map to a Gaussian. New items come from p(x | z, c); the query "
+              "joins the set whose context posterior is nearest in KL (Section 5.3).", about=True),
+        slide("statistician", {"view": 1}, "The map of contexts",
+              "Context means of sets of five held-out characters, on two principal axes, coloured by script."),
+        slide("statistician", {"view": 1, "map_source": "Synthetic 1-D sets (the paper's figure)"},
+              "Distributions as sets",
+              "Sets of 200 numbers from four families: the context separates the families without their labels "
+              "(the paper's Figure 2)."),
+    ])  # fmt: skip
+    for lesson in (wavenet, statistician):  # their states name no model: the tab's default shipped one
+        for s in lesson.slides:
+            s.model_sha256 = ""
+    return {"draw-attention": draw, "sentence-vae-latent": sentences, "wavenet-past": wavenet,
+            "statistician-sets": statistician}  # fmt: skip
