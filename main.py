@@ -22,6 +22,7 @@ def parse_args(argv):
     p.add_argument("--state", default=None, help='tab state as JSON, e.g. \'{"mode": "reconstruct", "step": 11}\'')
     p.add_argument("--lesson", default=None, help="open a *.lesson file")
     p.add_argument("--export-slides", default=None, help="with --lesson: write DIR/slide-NN.png (2x) and exit")
+    p.add_argument("--handout", default=None, help="with --lesson: write a PDF handout (slides and notes) and exit")
     p.add_argument("--build-lessons", default=None, help="write the shipped lessons into DIR and exit")
 
     def one_line_error(message):
@@ -50,10 +51,10 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.build_lessons:
         return _build_lessons(args.build_lessons)
-    if args.export_slides and not args.lesson:
-        print("error: --export-slides needs --lesson FILE", file=sys.stderr)
+    if (args.export_slides or args.handout) and not args.lesson:
+        print("error: --export-slides and --handout need --lesson FILE", file=sys.stderr)
         return 2
-    headless = args.screenshot or args.export_slides
+    headless = args.screenshot or args.export_slides or args.handout
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -101,7 +102,7 @@ def _lesson(args, window, app) -> int:
     except LessonError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    if not args.export_slides:
+    if not (args.export_slides or args.handout):
         window.open_lesson(lesson)
         return -1
     window.resize(*args.size)
@@ -109,7 +110,10 @@ def _lesson(args, window, app) -> int:
     app.processEvents()
     window.lesson_player.lesson = lesson
     try:
-        written = window.lesson_player.export_slides(args.export_slides)
+        written = window.lesson_player.export_slides(args.export_slides) if args.export_slides else []
+        if args.handout:
+            window.lesson_player.export_handout(args.handout)
+            written.append(args.handout)
     except Exception as e:  # one line for the user, not a traceback
         print(f"error: exporting {args.lesson} failed: {e}", file=sys.stderr)
         return 1

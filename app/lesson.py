@@ -31,6 +31,11 @@ class Slide:
     title: str = ""
     notes: str = ""  # presenter notes, Markdown
     about: bool = False  # show the "About this model" panel beside the tab
+    media: str = ""  # also export the slide's process as "gif" or "mp4", or its audio as "wav"
+    # side by side: a second view of the same tab, ``state`` with these entries changed (one seed), stepping
+    # in lockstep with the first (DRAW with and without attention, two decoders, two temperatures)
+    compare: dict[str, Any] = field(default_factory=dict)
+    compare_sha256: str = ""  # the second view's checkpoint, when ``compare`` names another model
     model_sha256: str = ""  # the checkpoint the state's model names (shipped: its manifest sha256)
     problem: str = ""  # filled when opening: why this slide cannot be shown ("" = it can)
 
@@ -40,11 +45,13 @@ class Lesson:
     title: str
     slides: list[Slide] = field(default_factory=list)
     checkpoints: dict[str, bytes] = field(default_factory=dict)  # sha256 -> checkpoint bytes (embedded)
+    # files a state names (a WAV clip): "SHA256/NAME" -> bytes; the state says "lesson-input:SHA256/NAME"
+    inputs: dict[str, bytes] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         slides = [{k: v for k, v in asdict(s).items() if k != "problem"} for s in self.slides]
         return {"format": FORMAT, "version": VERSION, "title": self.title, "slides": slides,
-                "checkpoints": sorted(self.checkpoints)}  # fmt: skip
+                "checkpoints": sorted(self.checkpoints), "inputs": sorted(self.inputs)}  # fmt: skip
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -74,6 +81,8 @@ def save_lesson(path: str | Path, lesson: Lesson) -> None:
         put("lesson.json", json.dumps(lesson.to_json(), indent=1, sort_keys=True).encode("utf-8"))
         for sha, data in sorted(lesson.checkpoints.items()):
             put(f"checkpoints/{sha}.pt", data)
+        for key, data in sorted(lesson.inputs.items()):
+            put(f"inputs/{key}", data)
     atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
 
 
@@ -90,6 +99,7 @@ def load_lesson(path: str | Path, tabs: set[str] | None = None) -> Lesson:
             obj = json.loads(z.read("lesson.json").decode("utf-8"))
             checkpoints = {n[len("checkpoints/") : -3]: z.read(n) for n in names
                            if n.startswith("checkpoints/") and n.endswith(".pt")}  # fmt: skip
+            inputs = {n[len("inputs/") :]: z.read(n) for n in names if n.startswith("inputs/") and not n.endswith("/")}
     except FileNotFoundError:
         raise LessonError(f"{p.name}: no such file") from None
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as e:
@@ -103,26 +113,35 @@ def load_lesson(path: str | Path, tabs: set[str] | None = None) -> Lesson:
     for sha, data in checkpoints.items():
         if sha256_bytes(data) != sha:
             raise LessonError(f"{p.name}: embedded checkpoint {sha[:12]}… is corrupt (its sha256 differs)")
+    for key, data in inputs.items():
+        if sha256_bytes(data) != key.split("/")[0]:
+            raise LessonError(f"{p.name}: embedded input {key.split('/')[-1]} is corrupt (its sha256 differs)")
     slides = []
     for i, raw in enumerate(obj.get("slides", [])):
         if not isinstance(raw, dict) or not isinstance(raw.get("tab"), str) or not isinstance(raw.get("state"), dict):
             raise LessonError(f"{p.name}: slide {i + 1} has no tab or state")
         known = {k: v for k, v in raw.items() if k in Slide.__dataclass_fields__ and k != "problem"}
         slide = Slide(**known)
-        slide.problem = _problem(slide, tabs, checkpoints)
+        slide.problem = _problem(slide, tabs, checkpoints, inputs)
         slides.append(slide)
-    return Lesson(str(obj.get("title", p.stem)), slides, checkpoints)
+    return Lesson(str(obj.get("title", p.stem)), slides, checkpoints, inputs)
 
 
-def _problem(slide: Slide, tabs: set[str] | None, checkpoints: dict[str, bytes]) -> str:
+INPUT_PREFIX = "lesson-input:"
+
+
+def _problem(slide: Slide, tabs: set[str] | None, checkpoints: dict[str, bytes], inputs: dict[str, bytes]) -> str:
     if tabs is not None and slide.tab not in tabs:
         return f"this app has no '{slide.tab}' tab"
-    sha = slide.model_sha256
-    model = str(slide.state.get("model", ""))
-    if not sha or sha in checkpoints:
-        return ""
-    if shipped_sha256(model) != sha:
-        return f"checkpoint '{model}' (sha256 {sha[:12]}…) is missing: not shipped with this app, not embedded"
+    for value in [*slide.state.values(), *slide.compare.values()]:
+        if isinstance(value, str) and value.startswith(INPUT_PREFIX) and value[len(INPUT_PREFIX) :] not in inputs:
+            return f"the input file {value.split('/')[-1]} is not in the lesson"
+    views = [(slide.model_sha256, str(slide.state.get("model", "")))]
+    if slide.compare:
+        views.append((slide.compare_sha256, str(slide.compare.get("model", slide.state.get("model", "")))))
+    for sha, model in views:
+        if sha and sha not in checkpoints and shipped_sha256(model) != sha:
+            return f"checkpoint '{model}' (sha256 {sha[:12]}…) is missing: not shipped with this app, not embedded"
     return ""
 
 
@@ -145,8 +164,12 @@ DRAW_NOTES = {
 def shipped_lessons() -> dict[str, Lesson]:
     """The lessons in ``resources/lessons/``, as data (``python main.py --build-lessons DIR`` writes them)."""
 
-    def slide(tab: str, state: dict, title: str, notes: str, about: bool = False) -> Slide:
-        return Slide(tab, state, title, notes, about, shipped_sha256(str(state.get("model", ""))))
+    def slide(tab: str, state: dict, title: str, notes: str, about: bool = False, media: str = "",
+              compare: dict | None = None) -> Slide:  # fmt: skip
+        compare = compare or {}
+        return Slide(tab, state, title, notes, about, media, compare=compare,
+                     compare_sha256=shipped_sha256(str(compare.get("model", ""))),
+                     model_sha256=shipped_sha256(str(state.get("model", ""))))  # fmt: skip
 
     draw = Lesson("How DRAW draws with attention", [
         slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 0}, "Glimpse 1",
@@ -154,11 +177,15 @@ def shipped_lessons() -> dict[str, Lesson]:
         slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 12}, "Glimpse 13",
               DRAW_NOTES["middle"]),
         slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 31}, "The last glimpse",
-              DRAW_NOTES["end"]),
+              DRAW_NOTES["end"], media="gif"),
         slide("draw", {"mode": "reconstruct", "model": "draw-attention", "count": 9, "step": 11}, "Reading",
               DRAW_NOTES["read"]),
         slide("draw", {"mode": "sample", "model": "draw-no-attention", "seed": 3, "step": 31}, "No attention",
               DRAW_NOTES["none"]),
+        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 0},
+              "With and without attention, in lockstep",
+              "Left: with attention; right: without, the same seed. → steps both: one writes where its box is, "
+              "the other everywhere at once.", compare={"model": "draw-no-attention"}),
     ])  # fmt: skip
     sentences = Lesson("Why a sentence VAE ignores its latent", [
         slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM-VAE, no annealing",
@@ -173,27 +200,39 @@ def shipped_lessons() -> dict[str, Lesson]:
         slide("sentences", {"model": "sentences-cnn-large", "action": "interpolate"}, "CNN decoder, large context",
               "A large receptive field behaves like the LSTM again: the KL shrinks. The context size is the dial "
               "between a language model and an autoencoder."),
+        slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM against CNN",
+              "The same two sentences through the collapsed LSTM-VAE (left) and the small-context CNN-VAE (right).",
+              compare={"model": "sentences-cnn-small"}),
     ])  # fmt: skip
     wavenet = Lesson("How WaveNet sees the past", [
         slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False},
               "Generating speech",
               "Each sample x_t is drawn from a 256-way softmax over μ-law levels, p(x_t | x_<t), computed by a stack "
               "of causal convolutions whose dilation doubles each layer: the lit bands are the receptive field.",
-              about=True),
+              about=True, media="wav"),
         slide("wavenet", {"mode": "generate", "voice": 5, "seconds": 2.0, "seed": 1, "stream": False}, "Music",
               "The same network, another global condition (the voice embedding): music."),
+        slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False,
+                          "temperature": 1.0}, "Two temperatures",
+              "The same voice and seed at temperature 1.0 (left) and 0.7 (right): dividing the logits sharpens "
+              "p(x_t | x_<t); too sharp and the speech turns to a hum.", compare={"temperature": 0.7}),
         slide("wavenet", {"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": False},
               "Local conditioning",
               "Log-mel frames of a French prompt, upsampled to the sample rate, condition every layer; the voice "
               "embedding says Italian. Original and resynthesis: spectrograms one above the other."),
     ])  # fmt: skip
+    from engines.statistician import StatisticianEngine
+    from engines.statistician.data import demo_sets, encode_images
+
+    sets, query = demo_sets(StatisticianEngine.load_data("glyphs")[2])
+    shown = {"sets": [{"name": n, "images": encode_images(x)} for n, x in sets], "query": encode_images(query[None])}
     statistician = Lesson("What a statistic network summarises", [
-        slide("statistician", {}, "Sets and their contexts",
+        slide("statistician", shown, "Sets and their contexts",
               "q(c | D): encode each item, average, map to a Gaussian. New items come from p(x | z, c); the query "
               "joins the set whose context posterior is nearest in KL (Section 5.3).", about=True),
-        slide("statistician", {"view": 1}, "The map of contexts",
+        slide("statistician", {**shown, "view": 1}, "The map of contexts",
               "Context means of sets of five held-out characters, on two principal axes, coloured by script."),
-        slide("statistician", {"view": 1, "map_source": "Synthetic 1-D sets (the paper's figure)"},
+        slide("statistician", {**shown, "view": 1, "map_source": "Synthetic 1-D sets (the paper's figure)"},
               "Distributions as sets",
               "Sets of 200 numbers from four families: the context separates the families without their labels "
               "(the paper's Figure 2)."),
@@ -201,5 +240,26 @@ def shipped_lessons() -> dict[str, Lesson]:
     for lesson in (wavenet, statistician):  # their states name no model: the tab's default shipped one
         for s in lesson.slides:
             s.model_sha256 = ""
+    docnade = Lesson("Documents as autoregressive bags of words", [
+        slide("docnade", {"model": "docnade-wiki", "view": 0}, "Every word given the words before it",
+              "DocNADE reads a document's words in some order and predicts each from those before it: "
+              "h_i = g(c + Σ_{k<i} W[:, v_k]), p(v_i | v_<i) by a tree softmax. Red words surprised the model.",
+              about=True),
+        slide("docnade", {"model": "docnade-wiki", "view": 1}, "Topics",
+              "Each hidden unit's largest weights W[v, j]: the words it stands for. No topic model was asked for."),
+        slide("docnade", {"model": "docnade-wiki", "view": 2}, "Nearest documents",
+              "The hidden vector of the whole document is its representation; cosine finds passages on the same "
+              "subject."),
+    ])  # fmt: skip
+    search = Lesson("Ranking with word embeddings", [
+        slide("desm", {"query": "Alabama climate", "alpha": 0.0}, "BM25 alone",
+              "α = 0: BM25's ranking, exact terms only. → raises α by 0.05: DESM's IN-OUT score, "
+              "cos(query IN vectors, document OUT centroid), takes over and the list re-sorts.", about=True),
+        slide("desm", {"query": "Alabama climate", "alpha": -1.0}, "The tuned mixture",
+              "α tuned on the validation queries: the mixture beats BM25 at NDCG@1, 3 and 10 (README)."),
+        slide("desm", {"query": "Alabama climate", "term": "space"}, "IN-IN against IN-OUT",
+              "A word's IN-IN neighbours are words like it (typical); IN-OUT neighbours are words found with it "
+              "(topical): the distinction DESM rests on."),
+    ])  # fmt: skip
     return {"draw-attention": draw, "sentence-vae-latent": sentences, "wavenet-past": wavenet,
-            "statistician-sets": statistician}  # fmt: skip
+            "statistician-sets": statistician, "documents-docnade": docnade, "search-desm": search}  # fmt: skip

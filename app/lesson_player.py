@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QWidget
 
-from app.lesson import Lesson, LessonError, Slide, sha256_bytes, shipped_sha256
-
-
-def render_2x(widget: QWidget, scale: float = 2.0) -> QImage:
-    """The widget painted at ``scale`` times its size (device pixels), for slides and handouts."""
-    img = QImage(widget.size() * scale, QImage.Format.Format_RGB32)
-    img.setDevicePixelRatio(scale)
-    img.fill(QColor("white"))
-    widget.render(img)  # painted in logical pixels onto a device with twice as many: crisp text and lines
-    return img
+from app.exports import render_2x, write_handout
+from app.lesson import INPUT_PREFIX, Lesson, LessonError, Slide, sha256_bytes, shipped_sha256
 
 
 class LessonPlayer(QObject):
@@ -32,7 +23,9 @@ class LessonPlayer(QObject):
         self.window = window
         self.lesson: Lesson | None = None
         self.index = -1
-        self._loaded: dict[str, str] = {}  # embedded checkpoint sha256 -> the tab's model key
+        self._loaded: dict[tuple[int, str], str] = {}  # (tab id, embedded sha256) -> that tab's model key
+        self.twins: dict[str, Any] = {}  # tab name -> a second instance of the tab, for side-by-side slides
+        self.compare_dock = None  # the dock the second view shows in
 
     # -- building -----------------------------------------------------------------------------------
     def slide_from_view(self, title: str = "", notes: str = "") -> Slide:
@@ -40,12 +33,18 @@ class LessonPlayer(QObject):
         tab = self.window.current_model_tab()
         if tab is None:
             raise LessonError("only a model tab can become a slide")
+        if self.lesson is None:
+            self.lesson = Lesson("Untitled lesson")
         state = tab.state()
+        for key, value in state.items():  # a file the state names (a WAV clip) travels inside the lesson
+            if isinstance(value, str) and 0 < len(value) < 4096 and Path(value).is_file():
+                data = Path(value).read_bytes()
+                name = f"{sha256_bytes(data)}/{Path(value).name}"
+                self.lesson.inputs[name] = data
+                state[key] = INPUT_PREFIX + name
         model = str(state.get("model", ""))
         sha = shipped_sha256(model)
         if not sha and model:  # a model trained or loaded in this session: embed its checkpoint
-            if self.lesson is None:
-                self.lesson = Lesson("Untitled lesson")
             engine = tab.engine(model)
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model.pt"
@@ -53,7 +52,7 @@ class LessonPlayer(QObject):
                 data = path.read_bytes()
             sha = sha256_bytes(data)
             self.lesson.checkpoints[sha] = data
-            self._loaded[sha] = model
+            self._loaded[(id(tab), sha)] = model
         return Slide(tab.engine_name, state, title=title or tab.title, notes=notes,
                      about=tab.about.isVisible(), model_sha256=sha)  # fmt: skip
 
@@ -75,16 +74,69 @@ class LessonPlayer(QObject):
             return False
         self.window.select_tab(slide.tab)
         tab = self.window.model_tabs[slide.tab]
-        state = dict(slide.state)
-        if slide.model_sha256 in self.lesson.checkpoints:
-            state["model"] = self._embedded(tab, slide.model_sha256)
-        tab.about.setVisible(slide.about)
-        tab.set_state({**tab.state(), **state})
+        self._apply(tab, slide.state, slide.model_sha256, slide.about and not slide.compare)
+        if slide.compare:
+            twin = self._twin(slide.tab)
+            self._apply(twin, {**slide.state, **slide.compare}, slide.compare_sha256 or slide.model_sha256, False)
+            self._show_twin(twin, ", ".join(f"{k} {v}" for k, v in slide.compare.items()))
+        elif self.compare_dock is not None:
+            self.compare_dock.hide()
         return True
+
+    def _apply(self, tab, state: dict, sha: str, about: bool) -> None:
+        state = {k: self._input_path(v) if isinstance(v, str) and v.startswith(INPUT_PREFIX) else v
+                 for k, v in state.items()}  # fmt: skip
+        if sha in self.lesson.checkpoints:
+            state["model"] = self._embedded(tab, sha)
+        tab.about.setVisible(about)
+        tab.set_state(state)  # over the tab's defaults, not its current view: a slide looks the same in any order
+
+    def _input_path(self, value: str) -> str:
+        """An embedded input written out once (under its own name) for the tab to open."""
+        name = value[len(INPUT_PREFIX) :]
+        if not hasattr(self, "_inputs_dir"):
+            self._inputs_dir = tempfile.TemporaryDirectory(prefix="genplay-lesson-")
+        path = Path(self._inputs_dir.name) / name
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.lesson.inputs[name])
+        return str(path)
+
+    def _twin(self, name: str):
+        """The second view of a side-by-side slide: another instance of the tab's class, made once."""
+        if name not in self.twins:
+            twin = type(self.window.model_tabs[name])()
+            twin.error.connect(self.window.show_error)
+            twin.status.connect(self.window.show_status)
+            self.twins[name] = twin
+        return self.twins[name]
+
+    def _show_twin(self, twin, differs: str) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QDockWidget
+
+        if self.compare_dock is None:
+            self.compare_dock = QDockWidget("Side by side", self.window)
+            self.compare_dock.setObjectName("compare-dock")
+            self.compare_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+            self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_dock)
+        if self.compare_dock.widget() is not twin:
+            self.compare_dock.setWidget(twin)
+        twin.controls.hide()  # it follows the first view's steps; what differs is in the dock's title
+        self.compare_dock.setWindowTitle(f"Side by side: {differs}")
+        self.compare_dock.show()
+        self.window.resizeDocks([self.compare_dock], [self.window.width() // 2], Qt.Orientation.Horizontal)
+
+    @property
+    def twin_shown(self):
+        """The second view when the current slide is side by side, else None."""
+        if self.compare_dock is None or not self.compare_dock.isVisible():
+            return None
+        return self.compare_dock.widget()
 
     def _embedded(self, tab, sha: str) -> str:
         """Load an embedded checkpoint into the tab once; its key in the tab's model list."""
-        key = self._loaded.get(sha)
+        key = self._loaded.get((id(tab), sha))
         if key is None or tab.model_box.findData(key) < 0:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"lesson-{sha[:12]}.pt"
@@ -93,52 +145,75 @@ class LessonPlayer(QObject):
             label = f"lesson model {sha[:8]}"
             tab.use_engine(engine, label)
             key = f"session:{label}"
-            self._loaded[sha] = key
+            self._loaded[(id(tab), sha)] = key
         return key
 
     def next(self) -> bool:
         """Clicker forward: the tab's own process first (DRAW's glimpses, ...), then the next slide."""
-        if self.lesson is None:
-            return False
-        tab = self.window.current_model_tab()
-        if tab is not None and tab.step_forward() is True:
-            return True
-        return self.show(self.index + 1) if self.index + 1 < len(self.lesson.slides) else False
+        return self._step(1)
 
     def previous(self) -> bool:
+        return self._step(-1)
+
+    def _step(self, direction: int) -> bool:
+        """Both views of the slide take the step (lockstep); when neither can, the slide changes."""
         if self.lesson is None:
             return False
-        tab = self.window.current_model_tab()
-        if tab is not None and tab.step_back() is True:
+        moved = False
+        for tab in (self.window.current_model_tab(), self.twin_shown):
+            if tab is not None:
+                moved = (tab.step_forward() if direction > 0 else tab.step_back()) is True or moved
+        if moved:
             return True
-        return self.show(self.index - 1) if self.index > 0 else False
+        target = self.index + direction
+        return self.show(target) if 0 <= target < len(self.lesson.slides) else False
 
     # -- exporting ----------------------------------------------------------------------------------
+    def _shown_image(self, i: int, scale: float):
+        """Show slide ``i`` and render the window (None when the slide cannot be shown)."""
+        from PySide6.QtWidgets import QApplication
+
+        if not self.show(i):
+            return None
+        QApplication.processEvents()
+        for tab in (self.window.current_model_tab(), self.twin_shown):
+            if tab is not None:
+                tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
+        self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
+        return render_2x(self.window, scale)
+
     def export_slides(self, folder: str | Path, scale: float = 2.0) -> list[Path]:
-        """One PNG per slide (``slide-01.png``, ...) at ``scale`` times the window's size. Slides that
-        cannot be shown are skipped and named in the returned list's absence (see ``problems``)."""
+        """One PNG per slide (``slide-01.png``, ...) at ``scale`` times the window's size, and the GIF, MP4
+        or WAV a slide asks for (``media``). Slides that cannot be shown are skipped (see ``problems``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         out = []
-        for i in range(len(self.lesson.slides) if self.lesson else 0):
-            if not self.show(i):
+        for i, slide in enumerate(self.lesson.slides if self.lesson else []):
+            img = self._shown_image(i, scale)
+            if img is None:
                 continue
-            from PySide6.QtWidgets import QApplication
-
-            QApplication.processEvents()
-            tab = self.window.current_model_tab()
-            if tab is not None:
-                tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
-            self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
             path = folder / f"slide-{i + 1:02d}.png"
-            if not render_2x(self.window, scale).save(str(path)):
+            if not img.save(str(path)):
                 raise OSError(f"could not write {path}")
             out.append(path)
+            tab = self.window.current_model_tab()
+            if slide.media in ("gif", "mp4"):
+                out.append(folder / f"slide-{i + 1:02d}.{slide.media}")
+                tab.export_animation(out[-1])
+            elif slide.media == "wav" and hasattr(tab, "save_wav"):
+                out.append(folder / f"slide-{i + 1:02d}.wav")
+                tab.save_wav(out[-1])
         return out
+
+    def export_handout(self, path: str | Path, scale: float = 1.0) -> int:
+        """A PDF with a page per slide: its title, its picture and the presenter notes."""
+        pages = [(s.title or f"Slide {i + 1}", self._shown_image(i, scale), s.notes)
+                 for i, s in enumerate(self.lesson.slides)]  # fmt: skip
+        return write_handout(path, self.lesson.title, pages)
 
     def problems(self) -> list[str]:
         return [f"slide {i + 1}: {s.problem}" for i, s in enumerate(self.lesson.slides if self.lesson else [])
                 if s.problem]  # fmt: skip
 
 
-__all__ = ["LessonPlayer", "render_2x"]
+__all__ = ["LessonPlayer"]

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.tabs.base import ModelTab
 from app.tabs.docnade_tab import DocNadeTab
@@ -54,6 +63,20 @@ class MainWindow(QMainWindow):
         self.blank = QLabel(self)  # B in a lesson: a black screen until the next key
         self.blank.setStyleSheet("background: black")
         self.blank.hide()
+        self.type_scale = PRESENTATION_FONT_SCALE  # + and - change it while presenting
+        from app.lesson_panel import LessonDock, PresenterNotes
+
+        self.lesson_dock = LessonDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.lesson_dock)
+        self.lesson_dock.hide()
+        self.presenter_notes = PresenterNotes(self)  # a dock on one screen (N), a window on a second screen
+        self.notes_dock = QDockWidget("Presenter notes", self)
+        self.notes_dock.setObjectName("notes-dock")
+        self.notes_dock.setWidget(self.presenter_notes)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.notes_dock)
+        self.notes_dock.hide()
+        self.presenter_window: QWidget | None = None
+        self.lesson_player.slide_changed.connect(self.presenter_notes.show_slide)
         self._menus()
 
     def _menus(self) -> None:
@@ -85,6 +108,9 @@ class MainWindow(QMainWindow):
         self.about_action = QAction("&About this model panel", self, checkable=True, checked=True, shortcut="F1")
         self.about_action.toggled.connect(lambda on: [t.about.setVisible(on) for t in self.model_tabs.values()])
         view.addAction(self.about_action)
+        self.lesson_action = QAction("&Lesson panel", self, checkable=True, shortcut="F6")
+        self.lesson_action.toggled.connect(self._show_lesson_dock)
+        view.addAction(self.lesson_action)
 
     def current_model_tab(self) -> ModelTab | None:
         w = self.tabs.currentWidget()
@@ -113,12 +139,20 @@ class MainWindow(QMainWindow):
             self._normal_font = QApplication.font()
             font = self._normal_font.__class__(self._normal_font)
             size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
-            font.setPointSizeF(size * PRESENTATION_FONT_SCALE)
+            font.setPointSizeF(size * self.type_scale)
         else:
             font = self._normal_font
         QApplication.setFont(font)
         for tab in self.model_tabs.values():
             tab.set_presentation(on)
+        if on:  # the audience sees only the content; the presenter's notes go to a second screen if any
+            self._dock_before = self.lesson_dock.isVisible()
+            self.lesson_dock.hide()
+            self._open_presenter_window()
+        else:
+            self._close_presenter_window()
+            self.notes_dock.hide()
+            self.lesson_dock.setVisible(getattr(self, "_dock_before", False))
         self.menuBar().setVisible(not on)
         self.statusBar().setVisible(not on)
         if on:
@@ -132,10 +166,56 @@ class MainWindow(QMainWindow):
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)
 
+    def scale_type(self, factor: float) -> None:
+        """+ and - while presenting: the type larger or smaller (between 1x and 4x the normal size)."""
+        if not self.presenting:
+            return
+        self.type_scale = min(4.0, max(1.0, self.type_scale * factor))
+        size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
+        font = self._normal_font.__class__(self._normal_font)
+        font.setPointSizeF(size * self.type_scale)
+        QApplication.setFont(font)
+        for tab in self.model_tabs.values():
+            tab.set_presentation(True)
+
+    def _open_presenter_window(self) -> None:
+        from app.lesson_panel import second_screen
+
+        screen = second_screen()
+        if screen is None or self.lesson_player.lesson is None:
+            return
+        self.presenter_window = QWidget()
+        self.presenter_window.setWindowTitle("Presenter")
+        lay = QVBoxLayout(self.presenter_window)
+        lay.addWidget(self.presenter_notes)
+        self.presenter_window.setGeometry(screen.availableGeometry())
+        self.presenter_window.show()
+
+    def _close_presenter_window(self) -> None:
+        if self.presenter_window is not None:
+            self.notes_dock.setWidget(self.presenter_notes)
+            self.presenter_window.close()
+            self.presenter_window = None
+
+    def toggle_notes(self) -> None:
+        """N: the presenter's notes as a panel (one screen; with two they are on the other screen)."""
+        if self.presenter_window is None:
+            self.notes_dock.setVisible(not self.notes_dock.isVisible())
+
+    def notes_changed(self) -> None:
+        self.presenter_notes.show_slide(self.lesson_player.index)
+
+    def _show_lesson_dock(self, on: bool) -> None:
+        if on:
+            self.lesson_dock.refresh()
+        self.lesson_dock.setVisible(on)
+
     # -- lessons ------------------------------------------------------------------------------------
     def open_lesson(self, lesson) -> None:
         """Show a lesson's first slide; slides that cannot be shown are named in the status bar."""
         self.lesson_player.open(lesson)
+        self.lesson_dock.refresh()
+        self.presenter_notes.show_slide(self.lesson_player.index)
         problems = self.lesson_player.problems()
         if problems:
             self.show_error(f"Lesson '{lesson.title}': " + "; ".join(problems) + ". The other slides open.")
@@ -167,6 +247,7 @@ class MainWindow(QMainWindow):
             self.lesson_player.lesson = Lesson("Untitled lesson")
         self.lesson_player.lesson.slides.append(slide)
         self.lesson_player.index = len(self.lesson_player.lesson.slides) - 1
+        self.lesson_dock.refresh()
         self.show_status(f"Slide {self.lesson_player.index + 1} added: {slide.title}")
 
     def ask_save_lesson(self) -> None:
@@ -205,6 +286,12 @@ class MainWindow(QMainWindow):
             self.lesson_player.previous()
         elif key == Qt.Key.Key_B and (lesson or self.presenting):
             self.set_blank(True)
+        elif key == Qt.Key.Key_N and lesson:
+            self.toggle_notes()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) and self.presenting:
+            self.scale_type(1.15)
+        elif key == Qt.Key.Key_Minus and self.presenting:
+            self.scale_type(1 / 1.15)
         elif self.presenting and key == Qt.Key.Key_Escape:
             self.set_presentation(False)
         elif tab is not None and key == Qt.Key.Key_Right:

@@ -194,7 +194,8 @@ def _train(args, cls, presets, env, device) -> None:
     if args.out:
         m = engine.evaluate(test, samples=4) if hasattr(engine, "evaluate") else {}
         result["test"] = m
-        if args.register:
+        if args.register:  # a shipped file holds weights and meta, not the run's optimiser state (see .last.pt)
+            engine.save(args.out, half=args.half)
             _register(args, cls, engine, dataset, {"test": m, "valid": final.metrics, "steps": final.step})
     _emit(result, True) if args.json else _emit({k: v for k, v in result.items() if not isinstance(v, dict)}, False)
 

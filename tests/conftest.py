@@ -20,6 +20,25 @@ def qt_test_paths():
     QStandardPaths.setTestModeEnabled(True)
 
 
+@pytest.fixture(autouse=True)
+def collect_qt_garbage_on_the_gui_thread():
+    """After each test, free closed windows here, on the GUI thread. Left to the cyclic garbage collector they
+    may be freed on whichever thread triggers a collection, e.g. a training worker: Qt then destroys the widget
+    tree off the GUI thread holding its object lock while it waits for the GIL, and the GUI thread, holding the
+    GIL, waits for that lock (a deadlock seen with gdb: ~QMenu on a worker thread, runDeletionInMainThread on
+    the main one)."""
+    yield
+    if "PySide6.QtWidgets" in sys.modules:
+        from PySide6.QtCore import QCoreApplication, QEvent
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.instance() is not None:
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            import gc
+
+            gc.collect()
+
+
 def open_main_window(qtbot, tab: str):
     """The real main window, shown at a fixed size on ``tab`` (closed by the caller's fixture)."""
     from app.main_window import MainWindow

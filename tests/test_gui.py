@@ -252,14 +252,14 @@ def test_export_png_and_gif(draw_tab, tmp_path):
     n = draw_tab.export_gif(gif, size=224)
     assert n == draw_tab.engine().config.glimpses
     reader = QImageReader(str(gif))
-    assert reader.imageCount() == n + 5
+    assert reader.imageCount() == n  # one frame per glimpse; the last is held longer
     frames = []
     while True:
         img = reader.read()
         if img.isNull():
             break
         frames.append(img)
-    assert len(frames) == n + 5 and frames[0].width() == 224
+    assert len(frames) == n and frames[0].width() == 224
     # a frame with a known canvas and write box comes out with those pixels and that red box
     from engines.draw import DrawFrame
 
@@ -269,12 +269,16 @@ def test_export_png_and_gif(draw_tab, tmp_path):
     draw_tab.export_gif(gif, size=224)
     img = QImageReader(str(gif)).read().convertToFormat(QImage.Format.Format_RGB32)
     scale = img.width() / 28  # one image fills the grid, with a 4% margin
-    red = [(x, y) for x in range(224) for y in range(224) if img.pixelColor(x, y).getRgb()[:3] == (230, 40, 40)]
+
+    def reddish(c) -> bool:  # GIF's palette may move a colour by a few levels
+        return abs(c[0] - 230) < 12 and abs(c[1] - 40) < 12 and abs(c[2] - 40) < 12
+
+    red = [(x, y) for x in range(224) for y in range(224) if reddish(img.pixelColor(x, y).getRgb())]
     xs, ys = zip(*red)
     assert min(xs) == pytest.approx(4 * scale * 0.92 + 224 * 0.04, abs=3)
     assert max(ys) == pytest.approx(24 * scale * 0.92 + 224 * 0.04, abs=3)
     centre = img.pixelColor(int(14 * scale * 0.92 + 224 * 0.04), int(14 * scale * 0.92 + 224 * 0.04)).getRgb()
-    assert centre[:3] == (255, 255, 255)
+    assert min(centre[:3]) > 245
 
 
 def test_screenshot_command_writes_png(tmp_path, root):

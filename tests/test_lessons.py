@@ -143,8 +143,8 @@ def test_shipped_lessons_are_current_and_export_the_same_pngs_twice(root, tmp_pa
     for run in ("a", "b"):
         r = run_main(root, "--lesson", str(lesson), "--export-slides", str(tmp_path / run), "--size", "1000x700")
         assert r.returncode == 0, r.stderr
-        outs.append(sorted((tmp_path / run).glob("slide-*.png")))
-    assert [p.name for p in outs[0]] == [f"slide-0{i}.png" for i in range(1, 6)]
+        outs.append(sorted((tmp_path / run).glob("slide-*")))
+    assert {p.name for p in outs[0]} == {f"slide-0{i}.png" for i in range(1, 7)} | {"slide-03.gif"}
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(*outs))
     from PySide6.QtGui import QImage
 
@@ -152,3 +152,132 @@ def test_shipped_lessons_are_current_and_export_the_same_pngs_twice(root, tmp_pa
     (tmp_path / "bad.lesson").write_text("nope")
     r = run_main(root, "--lesson", str(tmp_path / "bad.lesson"), "--export-slides", str(tmp_path / "c"))
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "bad.lesson" in r.stderr
+
+
+def test_side_by_side_steps_in_lockstep_and_exports_bring_gif_and_handout(window, qtbot, tmp_path):
+    lesson = load_lesson(__import__("conftest").ROOT / "resources" / "lessons" / "draw-attention.lesson")
+    window.open_lesson(lesson)
+    player = window.lesson_player
+    player.show(5)  # with and without attention, the same seed
+    left, right = window.model_tabs["draw"], player.twin_shown
+    assert right is not None and right is not left
+    assert left.engine().config.attention and not right.engine().config.attention
+    assert left.st.seed == right.st.seed == 3 and left.t == right.t == 0
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert left.t == right.t == 3
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert left.t == right.t == 2
+    player.show(2)  # an ordinary slide: the second view goes away
+    assert player.twin_shown is None
+    # the slide asking for a GIF gets one with a frame per glimpse; the handout has a page per slide
+    keep = lesson.slides
+    lesson.slides = [keep[2], keep[5]]
+    written = player.export_slides(tmp_path / "out")
+    assert [p.name for p in written] == ["slide-01.png", "slide-01.gif", "slide-02.png"]
+    import imageio.v3 as iio
+
+    assert iio.imread(written[1], index=None).shape[0] == 32
+    assert player.export_handout(tmp_path / "handout.pdf") == 2
+    assert (tmp_path / "handout.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_notes_keys_type_scale_and_the_lesson_panel(window, qtbot):
+    window.open_lesson(shipped_lessons()["draw-attention"])
+    dock = window.lesson_dock
+    window.lesson_action.setChecked(True)
+    assert dock.isVisible() and dock.slides.count() == 6 and dock.slides.currentRow() == 0
+    assert "DRAW writes the image" in dock.notes.toPlainText()
+    dock.slides.setCurrentRow(3)  # a click on a slide shows it
+    assert window.lesson_player.index == 3 and window.model_tabs["draw"].mode_box.currentData() == "reconstruct"
+    dock.notes.setPlainText("My own words, with $x^2$.")
+    dock.move(-1)  # moved up, notes kept with the slide
+    assert window.lesson_player.index == 2 and window.lesson_player.lesson.slides[2].notes.startswith("My own")
+    dock.remove()
+    assert len(window.lesson_player.lesson.slides) == 5
+    qtbot.keyClick(window, Qt.Key.Key_N)  # one screen: the notes as a panel
+    assert window.notes_dock.isVisible() and "My own" not in window.presenter_notes.notes.toPlainText()
+    window.set_presentation(True)
+    assert not dock.isVisible()
+    before = window.type_scale
+    qtbot.keyClick(window, Qt.Key.Key_Plus)
+    assert window.type_scale > before
+    qtbot.keyClick(window, Qt.Key.Key_Minus)
+    assert window.type_scale == pytest.approx(before)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.presenting and dock.isVisible()
+
+
+def test_a_users_wav_clip_travels_inside_the_lesson(qtbot, tmp_path):
+    from engines.data.audio import write_wav
+
+    t = np.arange(8000) / 8000
+    wav = tmp_path / "my voice.wav"
+    write_wav(wav, (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-2 * t)).astype(np.float32), 8000)
+    w = open_main_window(qtbot, "wavenet")
+    try:
+        tab = w.model_tabs["wavenet"]
+        tab.set_state({**tab.state(), "mode": "resynthesize", "clip": str(wav), "stream": False})
+        w.add_slide()
+        lesson = w.lesson_player.lesson
+        assert len(lesson.inputs) == 1 and lesson.slides[0].state["clip"].endswith("/my voice.wav")
+        before = tab.audio.copy()
+        assert len(before) == 8000
+        save_lesson(tmp_path / "clip.lesson", lesson)
+    finally:
+        w.close()
+    wav.unlink()  # the lesson must not need the original file
+    other = open_main_window(qtbot, "draw")
+    try:
+        back = load_lesson(tmp_path / "clip.lesson", set(other.model_tabs))
+        assert back.slides[0].problem == ""
+        other.open_lesson(back)
+        t2 = other.model_tabs["wavenet"]
+        assert t2.clip_box.currentText() == "my voice.wav" and np.array_equal(t2.audio, before)
+    finally:
+        other.close()
+
+
+def test_wavenet_steps_back_through_its_recorded_chunks(qtbot):
+    w = open_main_window(qtbot, "wavenet")
+    try:
+        tab = w.model_tabs["wavenet"]
+        tab.set_state({**tab.state(), "seconds": 1.0, "seed": 2, "stream": False})
+        n = len(tab.steps)
+        assert n > 3 and tab.view_step is None and not tab.step_forward()  # live view: at the end
+        shown = []
+        for _ in range(2):
+            assert tab.step_back()
+            shown.append((len(tab.wave_curve.getData()[0]), tab.prob_bars.opts["height"].copy()))
+        assert tab.view_step == n - 3 and shown[1][0] < shown[0][0]
+        assert np.array_equal(shown[1][1], tab.steps[n - 3][1])
+        assert tab.step_forward() and tab.view_step == n - 2
+        assert np.array_equal(tab.prob_bars.opts["height"], shown[0][1])  # Back then forward: the same view
+        state = tab.state()
+        assert state["step"] == n - 2
+        tab.set_state(state)  # the same state shows the same step of the same run
+        assert tab.view_step == n - 2 and np.array_equal(tab.prob_bars.opts["height"], shown[0][1])
+        assert tab.scrubber.maximum() == n - 1 and tab.scrubber.value() == n - 2
+        tab.scrubber.setValue(1)  # the scrubber covers the whole run
+        assert tab.view_step == 1 and "chunk 2 /" in tab.step_label.text()
+        tab.reset()
+        assert tab.view_step == 0 and not tab.step_back()
+    finally:
+        w.close()
+
+
+def test_any_tab_exports_its_view_at_2x_and_its_process_as_mp4(window, tmp_path):
+    tab = window.model_tabs["draw"]
+    tab.set_state({**tab.state(), "seed": 1, "step": 7})
+    tab.export_picture(tmp_path / "view.png")
+    from PySide6.QtGui import QImage
+
+    assert QImage(str(tmp_path / "view.png")).width() == 2 * tab.export_view().width()
+    said = tab.export_animation(tmp_path / "run.mp4")
+    import imageio.v2 as imageio
+
+    reader = imageio.get_reader(tmp_path / "run.mp4")  # read back through imageio-ffmpeg
+    n = sum(1 for _ in reader)
+    reader.close()
+    assert n == 32 + 5 and "37 frames" in said  # a frame per glimpse, the last held five more
+    assert tab.t == 7  # the view shown before the export is back

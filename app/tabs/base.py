@@ -107,7 +107,32 @@ class ModelTab(QWidget):
         return False
 
     def play_pause(self) -> None: ...
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Back to the first step of the recorded process (where there is one)."""
+
+    def export_view(self) -> QWidget:
+        """The widget a picture or animation of this tab shows: the tab without its About panel."""
+        return self.body
+
+    def export_picture(self, path: str | Path) -> None:
+        """The view as PNG at 2x (File → Export picture)."""
+        from app.exports import render_2x
+
+        if not render_2x(self.export_view()).save(str(path)):
+            raise OSError(f"could not write {path}")
+
+    def export_animation(self, path: str | Path) -> str:
+        """The recorded process, step by step, as GIF or MP4 (by suffix); says what was written."""
+        from app.exports import record_process, write_animation
+
+        n = write_animation(path, record_process(self))
+        return f"Saved {n} frames to {path}"
+
+    def ask_export_png(self) -> None:
+        self.ask_save("Export picture", f"{self.engine_name}.png", "PNG (*.png)", self.export_picture)
+
+    def ask_export_gif(self) -> None:
+        self.ask_save("Export animation", f"{self.engine_name}.gif", "Animations (*.gif *.mp4)", self.export_animation)
 
     def run_demo_blocking(self) -> None:
         """Run the tab's demo to completion on the calling thread (for screenshots)."""

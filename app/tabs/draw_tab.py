@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
-from app.gif import write_gif
 from app.imageio import load_image_folder
 from app.tabs.base import ModelTab
 from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
@@ -115,7 +114,7 @@ class DrawTab(ModelTab):
         form.addRow(self.boxes_check)
         form.addRow(self.next_images_btn)
         self.export_png_btn = QPushButton("Export grid (PNG)…")
-        self.export_gif_btn = QPushButton("Export animation (GIF)…")
+        self.export_gif_btn = QPushButton("Export animation (GIF/MP4)…")
         form.addRow(self.export_png_btn)
         form.addRow(self.export_gif_btn)
         self.model_info = QLabel()
@@ -444,31 +443,20 @@ class DrawTab(ModelTab):
             raise OSError(f"could not write {path}")
 
     def export_gif(self, path: str | Path, size: int = 448) -> int:
-        """Every recorded glimpse as one GIF frame (canvas grid with write boxes). Returns the frame count."""
+        """Every recorded glimpse as one frame of a GIF or MP4 (canvas grid with write boxes), the last held
+        five frames more. Returns the glimpse count."""
         if not self.frames:
             raise ValueError("nothing to export yet: generate first")
-        palette = np.zeros((256, 3), np.uint8)
-        palette[:254] = np.linspace(0, 255, 254).round().astype(np.uint8)[:, None]
-        palette[254] = (230, 40, 40)
-        palette[255] = (40, 200, 70)
-        frames = []
-        keep_t = self.t
+        from app.exports import qimage_rgb, write_animation
+
         grid = ImageGrid()
         grid.setPalette(self.canvas_grid.palette())
         show = self.boxes_check.isChecked()
+        frames = []
         for f in self.frames:
             grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)])
-            img = grid.render_qimage(size, size).convertToFormat(grid.render_qimage(1, 1).format())
-            ptr = img.constBits()
-            arr = np.frombuffer(ptr, np.uint8).reshape(size, img.bytesPerLine() // 4, 4)[:, :size, :3]
-            g, r = arr[..., 1].astype(int), arr[..., 2].astype(int)  # BGRA in memory
-            idx = np.rint(r * 253 / 255).astype(np.uint8)
-            idx[(r > 150) & (g < 100)] = 254
-            idx[(g > 150) & (r < 100)] = 255
-            frames.append(idx)
-        self.t = keep_t
-        delay = int(1000 / max(0.5, self.speed_box.value()))
-        write_gif(path, frames + [frames[-1]] * 5, palette, delay_ms=delay)
+            frames.append(qimage_rgb(grid.render_qimage(size, size)))
+        write_animation(path, frames, fps=max(0.5, self.speed_box.value()))
         return len(frames)
 
     def ask_export_png(self) -> None:
@@ -476,13 +464,17 @@ class DrawTab(ModelTab):
 
     def ask_export_gif(self) -> None:
         self.ask_save(
-            "Export animation", "draw.gif", "GIF (*.gif)", lambda p: f"Saved {self.export_gif(p)} frames to {p}"
+            "Export animation",
+            "draw.gif",
+            "Animations (*.gif *.mp4)",
+            lambda p: f"Saved {self.export_gif(p)} glimpses to {p}",
         )
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self.frames and not self.busy:
-            QTimer.singleShot(0, self.generate)
+            # not if the window closed meanwhile: a run started then would outlive its window's wait
+            QTimer.singleShot(0, lambda: self.isVisible() and not self.frames and self.generate())
 
 
 __all__ = ["DrawTab", "DrawTabState", "QWidget"]

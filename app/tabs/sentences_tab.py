@@ -450,6 +450,24 @@ class SentencesTab(ModelTab):
         self.result_ready.emit()
         self.status.emit(f"Sentences: {len(texts)} decoded ({action})")
 
+    # -- the homotopy as a process: → and ← walk its lines, each marked on the map --------------------
+    def step_forward(self) -> bool:
+        row = self.result_list.currentRow()
+        if row + 1 < self.result_list.count():
+            self.result_list.setCurrentRow(row + 1)
+            return True
+        return False
+
+    def step_back(self) -> bool:
+        row = self.result_list.currentRow()
+        if row > 0:
+            self.result_list.setCurrentRow(row - 1)
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.result_list.setCurrentRow(0 if self.result_list.count() else -1)
+
     def _mark_row(self, row: int) -> None:
         if not 0 <= row < len(self.path_xy):
             self.mark.setData([], [])

@@ -38,7 +38,7 @@ from app.imageio import IMAGE_SUFFIXES, image_to_array
 from app.tabs.base import ModelTab
 from app.widgets import scale_plot_fonts
 from engines.statistician import StatisticianEngine
-from engines.statistician.data import binarise, decode_images, encode_images, load_sets, save_sets
+from engines.statistician.data import binarise, decode_images, demo_sets, encode_images, load_sets, save_sets
 from engines.statistician.engine import Classification, SetSamples, pca_2d
 
 MIME = "application/x-genplay-images"  # k x 28 x 28 uint8 images, dragged from the gallery or a set
@@ -501,11 +501,17 @@ class StatisticianTab(ModelTab):
         self.refresh()
 
     def clear_sets(self) -> None:
+        self._set_rows([])
+        self.refresh()
+
+    def _set_rows(self, sets: list[tuple[str, np.ndarray]]) -> None:
+        """Replace every row by the given sets (no refresh)."""
         for row in list(self.rows):
             self.rows.remove(row)
             row.setParent(None)
             row.deleteLater()
-        self.refresh()
+        for name, images in sets:
+            self.add_set(name, list(images), refresh=False)
 
     def _new_set_from_strip(self) -> None:
         images = self.new_set_strip.images
@@ -543,12 +549,7 @@ class StatisticianTab(ModelTab):
         return True
 
     def _replace_sets(self, sets: list[tuple[str, np.ndarray]]) -> None:
-        for row in list(self.rows):
-            self.rows.remove(row)
-            row.setParent(None)
-            row.deleteLater()
-        for name, images in sets:
-            self.add_set(name, list(images), refresh=False)
+        self._set_rows(sets)
         self.refresh()
 
     # -- state ----------------------------------------------------------------------------------------
@@ -581,12 +582,7 @@ class StatisticianTab(ModelTab):
         self.views.setCurrentIndex(st.view)
         self._fill_gallery()
         self.query_strip.set_images([] if query is None else [query[0]])
-        for row in list(self.rows):
-            self.rows.remove(row)
-            row.setParent(None)
-            row.deleteLater()
-        for name, images in sets:
-            self.add_set(name, list(images), refresh=False)
+        self._set_rows(sets)
         self.run_demo_blocking()
 
     # -- the demo -------------------------------------------------------------------------------------
@@ -596,19 +592,13 @@ class StatisticianTab(ModelTab):
             self.start_demo()
 
     def start_demo(self) -> None:
-        """First view: three sets of held-out characters and, as the query, a typical other drawing of the
-        third set's character (the one of median ink among those not in the set)."""
+        """First view: three sets of held-out characters and a query drawn from the third's character
+        (:func:`engines.statistician.data.demo_sets`)."""
         self._started = True
         self._fill_gallery()
-        data = self.source("Held-out scripts")
-        rng = np.random.default_rng(3)
-        for c in rng.choice(len(data), size=3, replace=False):
-            self.add_set(data.label_name(data.classes[c]), list(data.set_of(int(c), 5, rng)), refresh=False)
-            last = int(c)
-        shown = self.rows[-1].images()
-        others = [i for i in data.members[last] if not any((data.images[i] == x).all() for x in shown)]
-        ink = [int((data.images[i] > 0).sum()) for i in others]
-        self.query_strip.set_images([data.images[others[int(np.argsort(ink)[len(ink) // 2])]]])
+        sets, query = demo_sets(self.source("Held-out scripts"))
+        self._set_rows(sets)
+        self.query_strip.set_images([query])
         self.refresh()
 
     def on_model_changed(self) -> None:
@@ -761,14 +751,6 @@ class StatisticianTab(ModelTab):
                 self.map_plot.addItem(t)
         self.map_note.setText(f"{len(pts)} sets of 5 from '{label}'; stars: your {len(user)} sets, projected "
                               "on the same axes.")  # fmt: skip
-
-    # -- export -----------------------------------------------------------------------------------------
-    def export_png(self, path: str | Path) -> None:
-        if not self.body.grab().save(str(path)):
-            raise OSError(f"could not write {path}")
-
-    def ask_export_png(self) -> None:
-        self.ask_save("Export picture", "statistician.png", "PNG images (*.png)", self.export_png)
 
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)

@@ -57,6 +57,7 @@ class WaveNetTabState:
     clip: str = "test:0"  # "test:<voice>" or a WAV file path
     stream: bool = True  # play while generating
     volume: float = 0.8
+    step: int = -1  # which recorded chunk the views show (-1: the end of the run)
 
 
 def spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
@@ -87,6 +88,8 @@ class WaveNetTab(ModelTab):
         self.user_clips: dict[str, np.ndarray] = {}
         self._test_split = None  # the shipped test recordings, loaded when a test clip is first used
         self.audio = np.zeros(0, np.float32)  # everything generated in the current run
+        self.steps: list[tuple[int, np.ndarray]] = []  # per chunk: samples made by then, its distribution
+        self.view_step: int | None = None  # a recorded chunk the views show (None: the newest)
         self.original = np.zeros(0, np.float32)  # the clip being resynthesised
         self.probs = np.zeros(256, np.float32)
         self.total = 0
@@ -162,6 +165,12 @@ class WaveNetTab(ModelTab):
         self.model_info.setWordWrap(True)
         form.addRow(self.audio_label)
         form.addRow(self.run_label)
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)  # the recorded run, chunk by chunk (← → too)
+        self.scrubber.setEnabled(False)
+        self.scrubber.valueChanged.connect(lambda v: self._view(v) if self.scrubber.isEnabled() else None)
+        self.step_label = QLabel("")
+        form.addRow("Chunk", self.scrubber)
+        form.addRow(self.step_label)
         form.addRow(self.model_info)
 
         plots = QVBoxLayout()
@@ -246,6 +255,7 @@ class WaveNetTab(ModelTab):
             temperature=self.temp_box.value(), seconds=self.seconds_box.value(), seed=self.seed_box.value(),
             clip=self.clip_box.currentData(), stream=self.stream_check.isChecked(),
             volume=self.volume_slider.value() / 100,
+            step=-1 if self.view_step is None else self.view_step,
         )  # fmt: skip
 
     def state(self) -> dict[str, Any]:
@@ -255,6 +265,8 @@ class WaveNetTab(ModelTab):
     def set_state(self, state: dict[str, Any], run: bool = True) -> None:
         """Apply a state from :meth:`state` (checked whole first: a bad state changes nothing)."""
         st = WaveNetTabState(**{k: v for k, v in state.items() if k in WaveNetTabState.__dataclass_fields__})
+        if self.clip_box.findData(st.clip) < 0 and Path(st.clip).is_file():  # a user's WAV file (or a lesson's)
+            self.open_clip(st.clip)
         choices = ((self.mode_box, st.mode), (self.model_box, st.model), (self.voice_box, st.voice),
                    (self.clip_box, st.clip))  # fmt: skip
         for box, value in choices:
@@ -269,6 +281,7 @@ class WaveNetTab(ModelTab):
         self.volume_slider.setValue(round(st.volume * 100))
         if run:
             self.run_demo_blocking()
+            self._view(None if st.step < 0 else st.step)
 
     # -- models and clips ---------------------------------------------------------------------------
     def use_engine(self, engine: WaveNetEngine, label: str) -> None:
@@ -344,6 +357,8 @@ class WaveNetTab(ModelTab):
             self.total = int(st.seconds * engine.config.sample_rate)
         self.audio = np.zeros(0, np.float32)
         self._parts: list[np.ndarray] = []
+        self.steps: list[tuple[int, np.ndarray]] = []  # per chunk: samples made by then, its distribution
+        self.view_step: int | None = None  # a recorded chunk the views show (None: the newest)
         return engine, chunks
 
     def generate(self) -> None:
@@ -388,14 +403,14 @@ class WaveNetTab(ModelTab):
     def _on_chunk(self, chunk: WaveChunk) -> None:
         self._parts.append(chunk.audio)
         self.probs = chunk.probs
+        self.steps.append((chunk.t + len(chunk.q), chunk.probs))
         self.speed = (chunk.t + len(chunk.q)) / self.engine().config.sample_rate / max(chunk.elapsed, 1e-9)
         self._dirty = True
 
     def _on_finished(self) -> None:
         self.generate_btn.setEnabled(True)
         self._collect()
-        self._dirty = True
-        self._redraw()
+        self._view(None)  # the end of the run, and the scrubber over all of it
         self.run_finished.emit()
 
     def _collect(self) -> None:
@@ -449,6 +464,10 @@ class WaveNetTab(ModelTab):
         rate = self._rate()
         a = self.audio
         n = len(a)
+        probs = self.probs
+        if self.view_step is not None and not self.busy:  # stepping through the recorded run
+            n, probs = self.steps[self.view_step]
+            a = a[:n]
         if self.player.active and self.busy:  # streaming: scroll with what is being heard
             n = min(n, self.player.played + int(0.25 * rate))
             a = a[:n]
@@ -465,8 +484,8 @@ class WaveNetTab(ModelTab):
         if len(self.original) and self.orig_spec_plot.isVisible():  # the same window of the original
             o_spec = spectrogram(self.original[s0:n])
             self._show_spectrogram(self.orig_spec_plot, self.orig_spec_image, o_spec, s0, rate, top)
-        self.prob_bars.setOpts(height=self.probs)
-        self.prob_plot.setYRange(0, max(0.02, float(self.probs.max()) * 1.1), padding=0)
+        self.prob_bars.setOpts(height=probs)
+        self.prob_plot.setYRange(0, max(0.02, float(probs.max()) * 1.1), padding=0)
         self.diagram.set_context(a, n)
         self._update_play_head()
 
@@ -485,6 +504,38 @@ class WaveNetTab(ModelTab):
             parts.append(f"playing {self.player.played / rate:.1f} s")
         parts.append(f"underflows: {self.player.underflows}")
         self.run_label.setText(" · ".join(parts))
+
+    # -- the run as a process: → and ← step through its chunks as they were made --------------------------
+    def _view(self, step: int | None) -> None:
+        self.view_step = None if step is None or step >= len(self.steps) - 1 else max(0, step)
+        self._dirty = True
+        self._redraw()
+        at = len(self.steps) - 1 if self.view_step is None else self.view_step
+        self.scrubber.blockSignals(True)
+        self.scrubber.setRange(0, max(0, len(self.steps) - 1))
+        self.scrubber.setValue(max(0, at))
+        self.scrubber.blockSignals(False)
+        self.scrubber.setEnabled(bool(self.steps) and not self.busy)
+        if self.steps:
+            n = self.steps[max(0, at)][0]
+            self.step_label.setText(f"chunk {at + 1} / {len(self.steps)} · {n / self._rate():.2f} s")
+
+    def step_forward(self) -> bool:
+        if self.busy or not self.steps or self.view_step is None:
+            return False
+        self._view(self.view_step + 1)
+        return True
+
+    def step_back(self) -> bool:
+        at = len(self.steps) - 1 if self.view_step is None else self.view_step
+        if self.busy or at <= 0:
+            return False
+        self._view(at - 1)
+        return True
+
+    def reset(self) -> None:
+        if self.steps and not self.busy:
+            self._view(0)
 
     # -- export and presentation ----------------------------------------------------------------------
     def save_wav(self, path: str | Path) -> None:

@@ -162,3 +162,18 @@ def load_sets(path) -> list[tuple[str, np.ndarray]]:
         return sets_from_json(obj)
     except ValueError as e:
         raise ValueError(f"{p.name}: {e}") from None
+
+
+def demo_sets(data: ImageSets, n_sets: int = 3, size: int = 5, seed: int = 3):
+    """The tab's first view: ``n_sets`` sets of ``size`` drawings of different characters and, as the query,
+    a typical other drawing of the last set's character (median ink among those not in the set).
+    Returns ([(name, images (size, 28, 28))], query (28, 28))."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for c in rng.choice(len(data), size=n_sets, replace=False):
+        sets.append((data.label_name(data.classes[c]), data.set_of(int(c), size, rng)))
+        last = int(c)
+    shown = sets[-1][1]
+    others = [i for i in data.members[last] if not any((data.images[i] == x).all() for x in shown)]
+    ink = [int((data.images[i] > 0).sum()) for i in others]
+    return sets, data.images[others[int(np.argsort(ink)[len(ink) // 2])]]
