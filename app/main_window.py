@@ -78,6 +78,9 @@ class MainWindow(QMainWindow):
         self.presenter_window: QWidget | None = None
         self.lesson_player.slide_changed.connect(self.presenter_notes.show_slide)
         self._menus()
+        from app.worker import collect_garbage_on_gui_thread
+
+        self.gc_timer = collect_garbage_on_gui_thread(self)
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from engines.cancel import Cancelled, use_token
 
@@ -162,3 +162,20 @@ class Worker(QObject):
 def run_worker(func: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> Worker:
     """Create a worker; the caller connects signals and then calls ``start()``."""
     return Worker(func, *args, name=name, **kwargs)
+
+
+def collect_garbage_on_gui_thread(parent: QObject, interval_ms: int = 5000) -> QTimer:
+    """Run Python's cyclic garbage collector only here, on the GUI thread, every ``interval_ms``.
+
+    Left automatic, a collection runs on whichever thread happens to allocate, e.g. a worker in the middle of
+    a training step; if it frees a Qt widget that sat in a reference cycle, Qt destroys it off the GUI thread,
+    holding its object lock while it waits for the GIL that the GUI thread holds while waiting for that lock
+    (a deadlock seen with gdb). Reference counting still frees everything else at once."""
+    import gc
+
+    gc.disable()
+    timer = QTimer(parent)
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(gc.collect)
+    timer.start()
+    return timer

@@ -26,7 +26,8 @@ def collect_qt_garbage_on_the_gui_thread():
     may be freed on whichever thread triggers a collection, e.g. a training worker: Qt then destroys the widget
     tree off the GUI thread holding its object lock while it waits for the GIL, and the GUI thread, holding the
     GIL, waits for that lock (a deadlock seen with gdb: ~QMenu on a worker thread, runDeletionInMainThread on
-    the main one)."""
+    the main one). The app's MainWindow turns automatic collection off for the same reason
+    (app.worker.collect_garbage_on_gui_thread)."""
     yield
     if "PySide6.QtWidgets" in sys.modules:
         from PySide6.QtCore import QCoreApplication, QEvent

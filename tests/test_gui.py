@@ -374,3 +374,33 @@ def test_user_image_folder(window, qtbot, tmp_path):
     with qtbot.waitSignal(tab.error, timeout=2000) as sig:
         assert not tab.open_image_folder(str(empty))
     assert "no readable images" in sig.args[0]
+
+
+def test_cyclic_garbage_is_collected_only_on_the_gui_thread(window, qtbot):
+    """A collection on a worker thread can free a widget there and deadlock Qt against the GIL (see
+    app.worker.collect_garbage_on_gui_thread): with the window up, every collection happens on this thread."""
+    import gc
+    import threading
+
+    threads = []
+
+    def seen(phase, info):
+        if phase == "start":
+            threads.append(threading.get_ident())
+
+    gc.callbacks.append(seen)
+    try:
+        assert not gc.isenabled() and window.gc_timer.isActive()
+        cycles = [[] for _ in range(20000)]  # plenty of allocation while the worker trains
+        for c in cycles:
+            c.append(c)
+        del cycles
+        panel = window.training
+        panel.configure(model="draw", preset="tiny", dataset="mnist", steps=30, batch=16, eval_every=0)
+        with qtbot.waitSignal(panel.weights_ready, timeout=60000):
+            qtbot.mouseClick(panel.start_btn, Qt.MouseButton.LeftButton)
+        window.gc_timer.setInterval(20)
+        qtbot.wait(200)
+    finally:
+        gc.callbacks.remove(seen)
+    assert threads and set(threads) == {threading.get_ident()}
