@@ -19,8 +19,18 @@ $PY main.py --tab statistician --state '{"view": 1}' --screenshot docs/statistic
 $PY main.py --tab statistician --state '{"view": 1, "map_source": "Synthetic 1-D sets (the paper'"'"'s figure)"}' --screenshot docs/statistician-synthetic.png
 $PY main.py --tab training --screenshot docs/training-tab.png
 $PY main.py --tab training --state '{"model": "sentences", "options": {"anneal_steps": 40}}' --screenshot docs/training-sentences.png
+# a side-by-side lesson slide (DRAW with and without attention at glimpse 13), exported at 2x and halved
+$PY - <<'PYEOF'
+from app.lesson import Lesson, Slide, save_lesson, shipped_sha256
+state = {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 12}
+slide = Slide("draw", state, model_sha256=shipped_sha256("draw-attention"), compare={"model": "draw-no-attention"},
+              compare_sha256=shipped_sha256("draw-no-attention"))
+save_lesson("/tmp/genplay-side-by-side.lesson", Lesson("README", [slide]))
+PYEOF
+$PY main.py --lesson /tmp/genplay-side-by-side.lesson --export-slides /tmp/genplay-side-by-side >/dev/null
+if command -v convert >/dev/null; then convert /tmp/genplay-side-by-side/slide-01.png -resize 50% docs/lesson-side-by-side.png; fi
 # 256 colours (ImageMagick): a third of the size, and the working tree stays small enough to travel
 if command -v convert >/dev/null; then
     for f in docs/*.png; do convert "$f" -dither None -colors 256 "PNG8:$f"; done
 fi
-echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/statistician-*.png docs/training-*.png"
+echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/statistician-*.png docs/lesson-side-by-side.png docs/training-*.png"
