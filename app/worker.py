@@ -164,18 +164,30 @@ def run_worker(func: Callable[..., Any], *args: Any, name: str = "", **kwargs: A
     return Worker(func, *args, name=name, **kwargs)
 
 
-def collect_garbage_on_gui_thread(parent: QObject, interval_ms: int = 5000) -> QTimer:
-    """Run Python's cyclic garbage collector only here, on the GUI thread, every ``interval_ms``.
+def collect_garbage_on_gui_thread(parent: QObject, interval_ms: int = 1000, full_every: int = 60) -> QTimer:
+    """Run Python's cyclic garbage collector only here, on the GUI thread.
 
     Left automatic, a collection runs on whichever thread happens to allocate, e.g. a worker in the middle of
     a training step; if it frees a Qt widget that sat in a reference cycle, Qt destroys it off the GUI thread,
     holding its object lock while it waits for the GIL that the GUI thread holds while waiting for that lock
-    (a deadlock seen with gdb). Reference counting still frees everything else at once."""
+    (a deadlock seen with gdb). Reference counting still frees everything else at once. Every ``interval_ms``
+    the young generations are collected (a few ms); every ``full_every`` ticks, when no worker runs, all of
+    them (about 0.35 s with every tab's models loaded: automatic collection pays the same, at random times)."""
     import gc
 
     gc.disable()
     timer = QTimer(parent)
     timer.setInterval(interval_ms)
-    timer.timeout.connect(gc.collect)
+    ticks = [0]
+
+    def tick() -> None:
+        ticks[0] += 1
+        if ticks[0] >= full_every and not Worker._live:
+            ticks[0] = 0
+            gc.collect()
+        else:
+            gc.collect(1)
+
+    timer.timeout.connect(tick)
     timer.start()
     return timer
