@@ -546,13 +546,6 @@ class WaveNetTab(ModelTab):
     def ask_save_wav(self) -> None:
         self.ask_save("Save audio", "wavenet.wav", "WAV (*.wav)", self.save_wav)
 
-    def export_png(self, path: str | Path) -> None:
-        if not self.grab().save(str(path)):
-            raise OSError(f"could not write {path}")
-
-    def ask_export_png(self) -> None:
-        self.ask_save("Export picture", "wavenet.png", "PNG (*.png)", self.export_png)
-
     def play_pause(self) -> None:
         if self.busy or self.player.active:
             self.stop()
