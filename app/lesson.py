@@ -1,6 +1,6 @@
-"""Lessons (issue 9, in progress): an ordered list of slides, each a tab, the tab's state, presenter notes
-(Markdown) and which panels show; one ``*.lesson`` file, a zip of ``lesson.json`` plus the checkpoints it
-embeds (models the user trained; shipped ones are referenced by their manifest sha256).
+"""Lessons: an ordered list of slides, each a tab, the tab's state, presenter notes (Markdown) and which
+panels show; one ``*.lesson`` file, a zip of ``lesson.json`` plus the checkpoints and input files it embeds
+(models the user trained, files a state names; shipped models are referenced by their manifest sha256).
 
 No Qt here: the format, its checks and the shipped lessons' definitions. ``app/lesson_player.py`` shows
 slides in the window and exports them.

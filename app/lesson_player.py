@@ -1,5 +1,6 @@
-"""Showing a lesson in the main window (issue 9, in progress): slides applied through each tab's
-``set_state``, slides made from the current view, clicker keys, and slides exported as PNG at 2x."""
+"""Showing a lesson in the main window: slides applied through each tab's ``set_state`` (a second view for
+side-by-side slides), slides made from the current view, clicker keys, and the lesson's exports (slide PNGs
+at 2x with their GIF/MP4/WAV, a PDF handout)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class LessonPlayer(QObject):
         self._loaded: dict[tuple[int, str], str] = {}  # (tab id, embedded sha256) -> that tab's model key
         self.twins: dict[str, Any] = {}  # tab name -> a second instance of the tab, for side-by-side slides
         self.compare_dock = None  # the dock the second view shows in
+        self._inputs_dir: tempfile.TemporaryDirectory | None = None  # embedded input files, written out once
 
     # -- building -----------------------------------------------------------------------------------
     def slide_from_view(self, title: str = "", notes: str = "") -> Slide:
@@ -94,7 +96,7 @@ class LessonPlayer(QObject):
     def _input_path(self, value: str) -> str:
         """An embedded input written out once (under its own name) for the tab to open."""
         name = value[len(INPUT_PREFIX) :]
-        if not hasattr(self, "_inputs_dir"):
+        if self._inputs_dir is None:
             self._inputs_dir = tempfile.TemporaryDirectory(prefix="genplay-lesson-")
         path = Path(self._inputs_dir.name) / name
         if not path.is_file():

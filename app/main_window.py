@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.notes_dock)
         self.notes_dock.hide()
         self.presenter_window: QWidget | None = None
+        self._dock_before = False  # whether the lesson panel showed before presenting hid it
         self.lesson_player.slide_changed.connect(self.presenter_notes.show_slide)
         self._menus()
         from app.worker import collect_garbage_on_gui_thread
@@ -137,25 +138,19 @@ class MainWindow(QMainWindow):
         if on == self.presenting:
             return
         self.presenting = on
-        font = QApplication.font() if not on else self._normal_font
-        if on:
+        if on:  # large type; the audience sees only the content, the presenter's notes go to a second screen
             self._normal_font = QApplication.font()
-            font = self._normal_font.__class__(self._normal_font)
-            size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
-            font.setPointSizeF(size * self.type_scale)
-        else:
-            font = self._normal_font
-        QApplication.setFont(font)
-        for tab in self.model_tabs.values():
-            tab.set_presentation(on)
-        if on:  # the audience sees only the content; the presenter's notes go to a second screen if any
+            self._apply_type_scale()
             self._dock_before = self.lesson_dock.isVisible()
             self.lesson_dock.hide()
             self._open_presenter_window()
         else:
+            QApplication.setFont(self._normal_font)
+            for tab in self.model_tabs.values():
+                tab.set_presentation(False)
             self._close_presenter_window()
             self.notes_dock.hide()
-            self.lesson_dock.setVisible(getattr(self, "_dock_before", False))
+            self.lesson_dock.setVisible(self._dock_before)
         self.menuBar().setVisible(not on)
         self.statusBar().setVisible(not on)
         if on:
@@ -174,6 +169,10 @@ class MainWindow(QMainWindow):
         if not self.presenting:
             return
         self.type_scale = min(4.0, max(1.0, self.type_scale * factor))
+        self._apply_type_scale()
+
+    def _apply_type_scale(self) -> None:
+        """The presentation font: the normal one times ``type_scale``, for the app and every tab's plots."""
         size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
         font = self._normal_font.__class__(self._normal_font)
         font.setPointSizeF(size * self.type_scale)
@@ -239,15 +238,13 @@ class MainWindow(QMainWindow):
         self.open_lesson(lesson)
 
     def add_slide(self) -> None:
-        from app.lesson import Lesson, LessonError
+        from app.lesson import LessonError
 
         try:
-            slide = self.lesson_player.slide_from_view()
+            slide = self.lesson_player.slide_from_view()  # (makes the lesson when there is none)
         except LessonError as e:
             self.show_error(str(e))
             return
-        if self.lesson_player.lesson is None:
-            self.lesson_player.lesson = Lesson("Untitled lesson")
         self.lesson_player.lesson.slides.append(slide)
         self.lesson_player.index = len(self.lesson_player.lesson.slides) - 1
         self.lesson_dock.refresh()

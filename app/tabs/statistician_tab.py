@@ -639,7 +639,9 @@ class StatisticianTab(ModelTab):
         query = self.query_strip.images[0] if self.query_strip.images else None
         map_label = self.map_box.currentText() if self.views.currentIndex() == 1 else None
         key = (self.model_box.currentData(), map_label)
-        return engine, sets, query, map_label, key, self._maps.get(key), self.st.samples, self.st.seed
+        base = self._maps.get(key)
+        data = self.source(map_label) if map_label is not None and base is None else None  # loaded here, once
+        return engine, sets, query, map_label, data, key, base, self.st.samples, self.st.seed
 
     def refresh(self) -> None:
         """Recompute everything the sets show, on the worker (cancelling a refresh still under way)."""
@@ -657,26 +659,25 @@ class StatisticianTab(ModelTab):
         self._show_model_info(args[0])
         self._show(self._work(*args))
 
-    def _work(self, engine: StatisticianEngine, sets, query, map_label, key, base, n: int, seed: int):
-        """Worker: each set's context and samples, the query's classification, and the map's points (``base``:
-        the map's dataset points when already computed)."""
+    def _work(self, engine: StatisticianEngine, sets, query, map_label, data, key, base, n: int, seed: int):
+        """Worker: each set's context and samples, the query's classification, and the map's points from
+        ``data`` (``base``: the map's dataset points when already computed)."""
         filled = [s for s in sets if s is not None]
         made = iter(engine.sample(sets=filled, n=n, seed=seed) if filled else [])
         results = [next(made) if s is not None else None for s in sets]
         cls = engine.classify(query, filled) if query is not None and filled else None
         if map_label is not None and base is None:
-            base = self._map_base(engine, map_label)
+            base = self._map_base(engine, map_label, data)
         return results, cls, key, base
 
-    def _map_base(self, engine: StatisticianEngine, label: str):
+    def _map_base(self, engine: StatisticianEngine, label: str, data):
         if label == SYNTHETIC:
             from engines.resources import resource_path
 
             engine = StatisticianEngine.from_checkpoint(resource_path("statistician-synthetic"))
-            means, labels = engine.context_map(self.source(label), per_class=8, size=engine.config.sample_size)
-            names = {int(k): v for k, v in self.source(label).class_names.items()}
+            means, labels = engine.context_map(data, per_class=8, size=engine.config.sample_size)
+            names = {int(k): v for k, v in data.class_names.items()}
         else:
-            data = self.source(label)
             means, labels = engine.context_map(data, per_class=4, size=5, max_classes=120)
             if label in ("Held-out scripts", "Training scripts"):  # colour glyphs by script
                 scripts = sorted({data.label_name(c).rsplit(" ", 1)[0] for c in labels})

@@ -17,6 +17,7 @@ from engines.data.images import ImageDataError
 from engines.distributed import item_rng
 from engines.statistician.data import ImageSets, SyntheticSets, binarise
 from engines.statistician.model import NeuralStatistician, StatisticianConfig, gaussian_kl
+from engines.statistician.synthetic import FAMILIES
 
 FEW_SHOT = ((5, 1), (5, 5), (20, 1), (20, 5))  # (way, shot): the paper's Omniglot table
 MNIST_CLASSES = [str(d) for d in range(10)]
@@ -152,24 +153,23 @@ class StatisticianEngine(Engine):
     @torch.no_grad()
     def context(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """q(c | D) of one set: uint8 images (k, 28, 28) or vectors (k, x_dim) -> (μ_c, log σ_c²)."""
+        mu, lv = self._context(items)
+        return mu[0].cpu().numpy(), lv[0].cpu().numpy()
+
+    def _context(self, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(c | D) of one set as tensors (1, c_dim); uint8 images are binarised, vectors taken as they are."""
         if len(items) == 0:
             raise ValueError("an empty set has no context")
         x = binarise(items) if items.dtype == np.uint8 else np.asarray(items, np.float32)
-        mu, lv = self.model.pool(self.features(x)[None])
-        return mu[0].cpu().numpy(), lv[0].cpu().numpy()
+        return self.model.pool(self.features(x)[None])
 
     @torch.no_grad()
     def classify(self, query: np.ndarray, sets: list[np.ndarray]) -> Classification:
         """Section 5.3: the query (28, 28) uint8 image, or an item vector, among the given sets."""
         if not sets:
             raise ValueError("no set to classify the query into")
-        q = binarise(query[None]) if query.dtype == np.uint8 else np.asarray(query, np.float32)[None]
-        mu_q, lv_q = self.model.pool(self.features(q)[None])
-        kls = []
-        for s in sets:
-            mu, lv = (torch.from_numpy(v).to(self.device)[None] for v in self.context(s))
-            kls.append(gaussian_kl(mu_q, lv_q, mu, lv).item())
-        kl = np.asarray(kls)
+        mu_q, lv_q = self._context(query[None])  # the query as a set of one
+        kl = np.asarray([gaussian_kl(mu_q, lv_q, *self._context(s)).item() for s in sets])
         p = np.exp(-(kl - kl.min()))
         return Classification(kl, p / p.sum())
 
@@ -257,6 +257,8 @@ class StatisticianEngine(Engine):
         inv = inv.reshape(idx.shape)
         pix = binarise(data.images[used])  # (U, 784)
         feats = self.features(pix)  # encoded once; every context below pools these
+        p = torch.from_numpy(pix).to(self.device)
+        truth = torch.arange(way, device=self.device)
         model_hits = nn_hits = 0
         for s in range(0, episodes, 100):
             ep = torch.from_numpy(inv[s : s + 100]).to(self.device)
@@ -267,9 +269,7 @@ class StatisticianEngine(Engine):
             mu_s, lv_s = mu_s.reshape(E, 1, way, C), lv_s.reshape(E, 1, way, C)
             mu_q, lv_q = mu_q.reshape(E, way, 1, C), lv_q.reshape(E, way, 1, C)
             pred = gaussian_kl(mu_q, lv_q, mu_s, lv_s).argmin(-1)  # (E, way queries)
-            truth = torch.arange(way, device=self.device)
             model_hits += int((pred == truth).sum())
-            p = torch.from_numpy(pix).to(self.device)
             sup = p[ep[..., :shot]].reshape(E, way * shot, -1)
             qry = p[ep[..., shot]]  # (E, way, 784)
             ham = (qry[:, :, None] != sup[:, None]).sum(-1)  # (E, way, way * shot)
@@ -283,7 +283,7 @@ class StatisticianEngine(Engine):
         of the context means, fitted on ``n_sets`` sets and scored on ``n_sets`` others."""
         means, labels = self.context_map(data, per_class=n_sets // 50, size=self.config.sample_size, seed=seed)
         test, tlabels = self.context_map(data, per_class=n_sets // 50, size=self.config.sample_size, seed=seed + 1)
-        cents = np.stack([means[labels == f].mean(0) for f in range(4)])
+        cents = np.stack([means[labels == f].mean(0) for f in range(len(FAMILIES))])
         pred = ((test[:, None] - cents[None]) ** 2).sum(-1).argmin(1)
         return round(float((pred == tlabels).mean()), 4)
 
