@@ -62,8 +62,13 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Generative Models Playground")
+    from engines.resources import ResourceError
+
     try:
         return _run(args, app)
+    except ResourceError as e:  # a damaged or missing shipped file: one line, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     finally:
         from app.worker import Worker
 

@@ -86,30 +86,116 @@ def save_lesson(path: str | Path, lesson: Lesson) -> None:
     atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
 
 
+MAX_UNPACKED = 1 << 30  # a lesson whose members expand past 1 GiB is refused (a zip bomb, or no lesson)
+MEDIA = ("", "gif", "mp4", "wav")
+_HEX = set("0123456789abcdef")
+
+
+def is_sha256(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and set(text) <= _HEX
+
+
+def is_plain_name(name: object) -> bool:
+    """A file name with no folder in it: no separators, not '.' or '..', no drive letter, no control
+    characters, at most 255 characters."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 255
+        and name not in (".", "..")
+        and not any(c in name for c in '/\\:') and all(ord(c) >= 32 and c != "\x7f" for c in name)
+    )  # fmt: skip
+
+
+def is_input_key(key: object) -> bool:
+    """An embedded input's key: ``<64 hex>/<plain file name>``."""
+    if not isinstance(key, str) or key.count("/") != 1:
+        return False
+    sha, name = key.split("/")
+    return is_sha256(sha) and is_plain_name(name)
+
+
+def _members(z: zipfile.ZipFile, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The embedded checkpoints and inputs as {sha256 or key: member name}; any other member, or one whose
+    name is not of the format (a folder in it, '..', an absolute path), refuses the lesson."""
+    checkpoints, inputs = {}, {}
+    total = 0
+    for info in z.infolist():
+        member = info.filename
+        total += info.file_size
+        if total > MAX_UNPACKED:
+            raise LessonError(f"{name}: its members unpack to more than {MAX_UNPACKED >> 30} GiB")
+        if member == "lesson.json" or (info.is_dir() and member in ("checkpoints/", "inputs/")):
+            continue
+        if member.startswith("checkpoints/") and member.endswith(".pt") and is_sha256(member[12:-3]):
+            checkpoints[member[12:-3]] = member
+        elif member.startswith("inputs/") and is_input_key(member[7:]):
+            inputs[member[7:]] = member
+        else:
+            raise LessonError(f"{name}: member {member[:80]!r} is not part of a lesson (checkpoints/<sha256>.pt and "
+                              "inputs/<sha256>/<file name> only)")  # fmt: skip
+    return checkpoints, inputs
+
+
+_SLIDE_TYPES = {"tab": str, "state": dict, "title": str, "notes": str, "about": bool, "media": str,
+                "compare": dict, "compare_sha256": str, "model_sha256": str}  # fmt: skip
+
+
+def _slide(raw: object, i: int, name: str) -> Slide:
+    """One slide of lesson.json, every field checked; a wrong one refuses the lesson naming the slide."""
+    where = f"{name}: slide {i + 1}"
+    if not isinstance(raw, dict):
+        raise LessonError(f"{where} is not an object")
+    if not isinstance(raw.get("tab"), str) or not isinstance(raw.get("state"), dict):
+        raise LessonError(f"{where} has no tab or state")
+    for key, kind in _SLIDE_TYPES.items():
+        if key in raw and not isinstance(raw[key], kind):
+            raise LessonError(f"{where}: '{key}' must be {kind.__name__}, not {type(raw[key]).__name__}")
+    if raw.get("media", "") not in MEDIA:
+        raise LessonError(f"{where}: media {str(raw['media'])[:20]!r} is not one of gif, mp4, wav")
+    for key in ("compare_sha256", "model_sha256"):
+        if raw.get(key) and not is_sha256(raw[key]):
+            raise LessonError(f"{where}: '{key}' is not a sha256")
+    for part in ("state", "compare"):
+        for k, v in raw.get(part, {}).items():
+            if isinstance(v, str) and v.startswith(INPUT_PREFIX) and not is_input_key(v[len(INPUT_PREFIX) :]):
+                raise LessonError(f"{where}: {part} '{k}' names an input that is not <sha256>/<file name>")
+    return Slide(**{k: raw[k] for k in _SLIDE_TYPES if k in raw})
+
+
 def load_lesson(path: str | Path, tabs: set[str] | None = None) -> Lesson:
-    """Open a lesson. A file that is not a lesson, is corrupt or comes from a newer version raises
-    :class:`LessonError`; a slide whose tab is unknown or whose checkpoint is neither shipped (same
-    sha256) nor embedded is kept with its ``problem`` set, so the other slides still open."""
+    """Open a lesson. A file that is not a lesson, is corrupt, comes from a newer version, or has a field or
+    member name not of the format raises :class:`LessonError` with one line; a slide whose tab is unknown or
+    whose checkpoint is neither shipped (same sha256) nor embedded is kept with its ``problem`` set, so the
+    other slides still open."""
     p = Path(path)
     try:
         with zipfile.ZipFile(p) as z:
-            names = set(z.namelist())
-            if "lesson.json" not in names:
+            if "lesson.json" not in z.namelist():
                 raise LessonError(f"{p.name}: not a lesson file (no lesson.json inside)")
+            found_checkpoints, found_inputs = _members(z, p.name)
             obj = json.loads(z.read("lesson.json").decode("utf-8"))
-            checkpoints = {n[len("checkpoints/") : -3]: z.read(n) for n in names
-                           if n.startswith("checkpoints/") and n.endswith(".pt")}  # fmt: skip
-            inputs = {n[len("inputs/") :]: z.read(n) for n in names if n.startswith("inputs/") and not n.endswith("/")}
+            checkpoints = {sha: z.read(m) for sha, m in found_checkpoints.items()}
+            inputs = {key: z.read(m) for key, m in found_inputs.items()}
     except FileNotFoundError:
         raise LessonError(f"{p.name}: no such file") from None
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as e:
-        raise LessonError(f"{p.name}: not a readable lesson file ({e})") from None
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError, RecursionError,
+            NotImplementedError, RuntimeError) as e:  # fmt: skip
+        if isinstance(e, LessonError):
+            raise
+        raise LessonError(
+            f"{p.name}: not a readable lesson file ({str(e).splitlines()[0] if str(e) else e!r})"
+        ) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise LessonError(f"{p.name}: not a lesson file (format {obj.get('format') if isinstance(obj, dict) else '?'})")
     version = obj.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise LessonError(f"{p.name}: lesson format version must be a whole number from 1, not {version!r}"[:200])
+    if version > VERSION:
         raise LessonError(f"{p.name}: made by a newer version of the app (lesson format {version}; this app reads "
                           f"up to {VERSION})")  # fmt: skip
+    for key, kind in (("title", str), ("slides", list), ("checkpoints", list), ("inputs", list)):
+        if key in obj and not isinstance(obj[key], kind):
+            raise LessonError(f"{p.name}: '{key}' must be a {kind.__name__}, not {type(obj[key]).__name__}")
     for sha, data in checkpoints.items():
         if sha256_bytes(data) != sha:
             raise LessonError(f"{p.name}: embedded checkpoint {sha[:12]}… is corrupt (its sha256 differs)")
@@ -118,13 +204,25 @@ def load_lesson(path: str | Path, tabs: set[str] | None = None) -> Lesson:
             raise LessonError(f"{p.name}: embedded input {key.split('/')[-1]} is corrupt (its sha256 differs)")
     slides = []
     for i, raw in enumerate(obj.get("slides", [])):
-        if not isinstance(raw, dict) or not isinstance(raw.get("tab"), str) or not isinstance(raw.get("state"), dict):
-            raise LessonError(f"{p.name}: slide {i + 1} has no tab or state")
-        known = {k: v for k, v in raw.items() if k in Slide.__dataclass_fields__ and k != "problem"}
-        slide = Slide(**known)
+        slide = _slide(raw, i, p.name)
         slide.problem = _problem(slide, tabs, checkpoints, inputs)
         slides.append(slide)
-    return Lesson(str(obj.get("title", p.stem)), slides, checkpoints, inputs)
+    return Lesson(obj.get("title", p.stem), slides, checkpoints, inputs)
+
+
+def write_input(lesson: Lesson, key: str, folder: str | Path) -> Path:
+    """Write embedded input ``key`` to ``folder/<sha256>/<name>`` (once) and return that path. The key is
+    checked again here, and the path must resolve inside ``folder``: nothing a lesson says is written elsewhere."""
+    if not is_input_key(key) or key not in lesson.inputs:
+        raise LessonError(f"the lesson has no input {key[:80]!r}")
+    root = Path(folder).resolve()
+    path = (root / key).resolve()
+    if not path.is_relative_to(root):
+        raise LessonError(f"input {key[:80]!r} would be written outside its folder")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(lesson.inputs[key])
+    return path
 
 
 INPUT_PREFIX = "lesson-input:"

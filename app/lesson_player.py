@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.exports import render_2x, write_handout
-from app.lesson import INPUT_PREFIX, Lesson, LessonError, Slide, sha256_bytes, shipped_sha256
+from app.lesson import INPUT_PREFIX, Lesson, LessonError, Slide, sha256_bytes, shipped_sha256, write_input
 
 
 class LessonPlayer(QObject):
@@ -76,13 +76,18 @@ class LessonPlayer(QObject):
             return False
         self.window.select_tab(slide.tab)
         tab = self.window.model_tabs[slide.tab]
-        self._apply(tab, slide.state, slide.model_sha256, slide.about and not slide.compare)
-        if slide.compare:
-            twin = self._twin(slide.tab)
-            self._apply(twin, {**slide.state, **slide.compare}, slide.compare_sha256 or slide.model_sha256, False)
-            self._show_twin(twin, ", ".join(f"{k} {v}" for k, v in slide.compare.items()))
-        elif self.compare_dock is not None:
-            self.compare_dock.hide()
+        try:  # a state the tab refuses (a value of the wrong kind, a checkpoint that will not load) marks the slide
+            self._apply(tab, slide.state, slide.model_sha256, slide.about and not slide.compare)
+            if slide.compare:
+                twin = self._twin(slide.tab)
+                self._apply(twin, {**slide.state, **slide.compare}, slide.compare_sha256 or slide.model_sha256, False)
+                self._show_twin(twin, ", ".join(f"{k} {v}" for k, v in slide.compare.items()))
+            elif self.compare_dock is not None:
+                self.compare_dock.hide()
+        except (ValueError, TypeError, KeyError, OSError) as e:
+            slide.problem = str(e).splitlines()[0] if str(e) else type(e).__name__
+            self.window.show_status(f"Slide {i + 1} cannot be shown: {slide.problem}")
+            return False
         return True
 
     def _apply(self, tab, state: dict, sha: str, about: bool) -> None:
@@ -95,14 +100,9 @@ class LessonPlayer(QObject):
 
     def _input_path(self, value: str) -> str:
         """An embedded input written out once (under its own name) for the tab to open."""
-        name = value[len(INPUT_PREFIX) :]
         if self._inputs_dir is None:
             self._inputs_dir = tempfile.TemporaryDirectory(prefix="genplay-lesson-")
-        path = Path(self._inputs_dir.name) / name
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(self.lesson.inputs[name])
-        return str(path)
+        return str(write_input(self.lesson, value[len(INPUT_PREFIX) :], self._inputs_dir.name))
 
     def _twin(self, name: str):
         """The second view of a side-by-side slide: another instance of the tab's class, made once."""

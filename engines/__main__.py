@@ -14,6 +14,10 @@ from pathlib import Path
 import torch
 
 
+class UsageError(Exception):
+    """A bad argument: one line on stderr and exit code 2 (a bad input file is 1)."""
+
+
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage + error; we print one line
         self.exit(2, f"error: {message}\n")
@@ -103,7 +107,7 @@ def _engine_class(name: str):
     try:
         return get_engine_class(name)
     except KeyError as e:
-        raise SystemExit(f"error: {e.args[0]}") from None
+        raise UsageError(f"{e.args[0]}") from None
 
 
 def cmd_train(args) -> None:
@@ -115,15 +119,15 @@ def cmd_train(args) -> None:
     presets = cls.presets()
     args.preset = args.preset or ("default" if "default" in presets else next(iter(presets)))
     if args.preset not in presets:
-        raise SystemExit(f"error: unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
+        raise UsageError(f"unknown preset '{args.preset}' for {args.name} (choose from: {', '.join(presets)})")
     if args.register:
         from engines.resources import RESOURCES_DIR
 
         if not args.out or not Path(args.out).resolve().is_relative_to(RESOURCES_DIR.resolve()):
-            raise SystemExit(f"error: --register needs --out inside {RESOURCES_DIR} (the manifest lists files there)")
+            raise UsageError(f"--register needs --out inside {RESOURCES_DIR} (the manifest lists files there)")
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
-        raise SystemExit("error: --steps and --batch-size must be positive and --lr greater than 0")
+        raise UsageError("--steps and --batch-size must be positive and --lr greater than 0")
     from engines import distributed
 
     env, device = distributed.setup(args.device)
@@ -140,14 +144,23 @@ def _train(args, cls, presets, env, device) -> None:
     from engines.train import TrainConfig, Trainer
 
     if env.world_size > 1 and args.engine_batches:
-        raise SystemExit("error: --engine-batches is for one process; under torchrun the sampler deals the data")
+        raise UsageError("--engine-batches is for one process; under torchrun the sampler deals the data")
     torch.manual_seed(args.seed)  # the initial weights: the same for every world size (DDP copies rank 0's)
     engine = cls.from_checkpoint(args.init, device) if args.init else cls(presets[args.preset], device)
     if args.bf16 and torch.device(engine.device).type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise SystemExit("error: --bf16: this GPU has no bfloat16 support")
+        raise UsageError("--bf16: this GPU has no bfloat16 support")
     for key, value in _options(cls, args.option).items():
         setattr(engine.config, key, value)
     resume = _resume_path(args)
+    done = _finished_step(resume, args) if args.resume == "auto" else None
+    if done is not None:  # a restart (torchrun --max-restarts) after the last step: nothing left to do
+        if env.is_main:
+            sys.stderr.write(
+                f"{resume}: the run already finished (step {done} of --steps {args.steps}); nothing to do\n"
+            )
+            if args.json:
+                _emit({"finished": True, "steps": done, "checkpoint": args.out}, True)
+        return
     dataset = args.dataset or cls.datasets[0]
     train, valid, test = cls.load_data(dataset)
     if not cls.trainable_in_panel:
@@ -207,19 +220,19 @@ def _options(cls, pairs: list[str]) -> dict:
         key, sep, raw = pair.partition("=")
         if not sep or key not in cls.train_options:
             names = ", ".join(cls.train_options) or "none"
-            raise SystemExit(f"error: --option {pair!r}: {cls.name}'s options are {names} (as KEY=VALUE)")
+            raise UsageError(f"--option {pair!r}: {cls.name}'s options are {names} (as KEY=VALUE)")
         _label, spec = cls.train_options[key]
         if all(isinstance(v, str) for v in spec):
             if raw not in spec:
-                raise SystemExit(f"error: --option {key} must be one of {', '.join(spec)}")
+                raise UsageError(f"--option {key} must be one of {', '.join(spec)}")
             out[key] = raw
             continue
         try:
             value = type(spec[0])(raw)
         except ValueError:
-            raise SystemExit(f"error: --option {key} needs a number, not {raw!r}") from None
+            raise UsageError(f"--option {key} needs a number, not {raw!r}") from None
         if not spec[0] <= value <= spec[1]:
-            raise SystemExit(f"error: --option {key} must be within [{spec[0]}, {spec[1]}]")
+            raise UsageError(f"--option {key} must be within [{spec[0]}, {spec[1]}]")
         out[key] = value
     return out
 
@@ -230,13 +243,24 @@ def _resume_path(args) -> str | None:
     if args.resume != "auto":
         return args.resume
     if not args.out:
-        raise SystemExit("error: --resume auto needs --out")
+        raise UsageError("--resume auto needs --out")
     out = Path(args.out)
     last = out.with_name(out.stem + ".last" + out.suffix)
     for candidate in (last, out):
         if candidate.is_file():
             return str(candidate)
     return None
+
+
+def _finished_step(resume: str | None, args) -> int | None:
+    """The step a resumable run reached, when that is its last (``--steps``); else None."""
+    from engines.checkpoint import read_checkpoint
+
+    if resume is None:
+        return None
+    state = read_checkpoint(resume, args.name).get("train_state")
+    step = state.get("step") if isinstance(state, dict) else None
+    return step if isinstance(step, int) and step >= args.steps else None
 
 
 def _register(args, cls, engine, dataset: str, metrics: dict) -> None:
@@ -312,13 +336,12 @@ def cmd_bench(args) -> None:
     cls = _engine_class(args.name)
     if args.checkpoint:
         engine = cls.from_checkpoint(args.checkpoint, args.device)
-    else:
-        from engines.resources import ResourceError, resource_path
+    elif getattr(cls, "shipped", None):  # the shipped weights, verified like eval's (a tampered file is refused)
+        from engines.resources import resource_path
 
-        try:
-            engine = cls.from_checkpoint(resource_path(next(iter(getattr(cls, "shipped", {})))), args.device)
-        except (StopIteration, ResourceError):
-            engine = cls(device=args.device)
+        engine = cls.from_checkpoint(resource_path(next(iter(cls.shipped))), args.device)
+    else:
+        engine = cls(device=args.device)
     _emit(engine.bench(), args.json)
 
 
@@ -443,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "build-data": cmd_build_data}
     try:
         handlers.get(args.command, cmd_verify)(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except (CheckpointError, ImageDataError, AudioDataError, ResourceError, ValueError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

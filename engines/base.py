@@ -15,6 +15,9 @@ that module an engine offers:
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +30,58 @@ from engines.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from engines.device import pick_device
 
 
+def _fits(value: Any, kind: Any) -> bool:
+    """Whether a JSON-like value is of a config field's declared type (int is not bool; float takes int)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, list | tuple) and all(_fits(v, args[0]) for v in value if args and args[0] is not ...)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if kind is type(None):
+        return value is None
+    return True  # a type this check does not know: the model builder decides
+
+
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a config dataclass; unknown or mistyped fields raise :class:`CheckpointError`."""
+    """Rebuild a config dataclass from a checkpoint. Unknown fields, a value of the wrong type, or one
+    outside the config's ``limits`` (min, max) or choices raise :class:`CheckpointError` with one line."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
         raise CheckpointError(f"config has fields this version does not know: {', '.join(sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    limits = getattr(cls, "limits", {})
+    for key, value in data.items():
+        shown = repr(value) if len(repr(value)) < 40 else repr(value)[:37] + "..."
+        if not _fits(value, hints[key]):
+            kind = getattr(hints[key], "__name__", str(hints[key]))
+            raise CheckpointError(f"config {key} = {shown} is not {kind}")
+        spec = limits.get(key)
+        if spec and all(isinstance(v, str) for v in spec):
+            if value not in spec:
+                raise CheckpointError(f"config {key} = {shown} is not one of {', '.join(spec)}")
+        elif spec and not spec[0] <= value <= spec[1]:
+            raise CheckpointError(f"config {key} = {shown} is outside [{spec[0]}, {spec[1]}]")
     try:
         return cls(**data)
     except TypeError as e:
         raise CheckpointError(f"config does not fit {cls.__name__}: {e}") from e
+
+
+def _file_config(cls: type, payload: dict[str, Any], path: str | Path) -> Any:
+    """A checkpoint's config, its problems named with the file."""
+    try:
+        return config_from_dict(cls.config_class, payload["config"])
+    except CheckpointError as e:
+        raise CheckpointError(f"{Path(path).name}: {e}") from None
 
 
 def metrics_to_python(out: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -131,6 +176,10 @@ class Engine(ABC):
     def bench(self) -> dict[str, float]:
         return {}
 
+    def check_meta(self, meta: dict[str, Any], name: str) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Refuse (CheckpointError) a checkpoint whose meta holds a value the engine uses and cannot take
+        (DESM's mixture weight). Default: nothing is used."""
+
     @classmethod
     def about(cls) -> str:
         """Markdown for the "About this model" panel: the docstring of the module that defines the
@@ -191,16 +240,17 @@ class Engine(ABC):
         """Replace config and weights with the file's. On any problem raise :class:`CheckpointError`
         and keep the current model untouched."""
         payload = read_checkpoint(path, self.name)
-        config = config_from_dict(self.config_class, payload["config"])
+        config = _file_config(type(self), payload, path)
         try:
             model = self.build_model(config)
             sd = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
             model.load_state_dict(sd, strict=True)
-        except (RuntimeError, ValueError, TypeError) as e:
-            first = str(e).strip().splitlines()[0]
+        except Exception as e:  # any failure to build from a file's config is the file's problem: one line
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise CheckpointError(f"{Path(path).name}: weights do not match the model's config: {first}") from e
+        self.check_meta(payload["meta"], Path(path).name)
         self.config, self.model = config, model.to(self.device)
-        self.meta = dict(payload.get("meta", {}))
+        self.meta = dict(payload["meta"])
         self.checkpoint_path = Path(path)
 
     def warm_start(self, path: str | Path) -> list[str]:
@@ -218,6 +268,11 @@ class Engine(ABC):
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None):
         payload = read_checkpoint(path, cls.name)
-        engine = cls(config_from_dict(cls.config_class, payload["config"]), device=device)
+        config = _file_config(cls, payload, path)
+        try:
+            engine = cls(config, device=device)
+        except Exception as e:  # a config within its limits that still cannot be built: the file's problem
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CheckpointError(f"{Path(path).name}: its config cannot be built: {first}") from e
         engine.load(path)
         return engine

@@ -7,12 +7,23 @@ A checkpoint is a ``torch.save`` of a plain dict (loadable with ``weights_only=T
 
 The config travels with the weights (nanoGPT's habit), so a model is rebuilt from the file alone.
 Weights may be stored in fp16 to keep ``resources/`` small; they are cast back on load.
+
+``meta["payload_sha256"]`` is a sha256 of the config and every tensor's name, dtype, shape and bytes
+(:func:`payload_sha256`): torch's zip format keeps no checksum of its own, so a flipped byte inside a tensor
+loaded silently and changed the results. Reading verifies it; files saved before it existed load with a note
+in the log.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import re
 import tempfile
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +31,7 @@ import torch
 
 FORMAT = "genplay-checkpoint"
 VERSION = 1
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -46,6 +58,43 @@ def atomic_write_bytes(path: str | os.PathLike, write) -> None:
         raise
 
 
+def stale_temporaries(path: str | os.PathLike, older_than_s: float = 0.0) -> list[Path]:
+    """The temporary files :func:`atomic_write_bytes` leaves beside ``path`` when its process is killed
+    mid-write (``.NAME.XXXXXXXX.tmp``), at least ``older_than_s`` seconds old."""
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[A-Za-z0-9_]{6,}\.tmp")
+    if not path.parent.is_dir():
+        return []
+    now = time.time()
+    found = []
+    for p in path.parent.iterdir():
+        try:
+            if pattern.fullmatch(p.name) and p.is_file() and now - p.stat().st_mtime >= older_than_s:
+                found.append(p)
+        except OSError:  # gone meanwhile
+            continue
+    return sorted(found)
+
+
+def remove_stale_temporaries(path: str | os.PathLike, older_than_s: float = 0.0) -> int:
+    """Remove what :func:`stale_temporaries` finds; returns how many were removed."""
+    n = 0
+    for p in stale_temporaries(path, older_than_s):
+        p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def payload_sha256(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 of the config (as sorted JSON) and of each tensor's name, dtype, shape and raw bytes."""
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8"))
+    for name in sorted(state_dict):
+        v = state_dict[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{v.dtype}\0{tuple(v.shape)}\0".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     engine: str,
@@ -69,10 +118,23 @@ def save_checkpoint(
         "engine": engine,
         "config": dict(config),
         "state_dict": sd,
-        "meta": dict(meta or {}),
+        "meta": {**(meta or {}), "payload_sha256": payload_sha256(dict(config), sd)},
         **(extra or {}),
     }
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def _torch_reason(e: Exception) -> str:
+    """torch.load's multi-line messages as one short reason (its weights-only advice to load untrusted
+    files unsafely is not for our users)."""
+    text = str(e).strip()
+    if "WeightsUnpickler error:" in text:
+        detail = [line.strip() for line in text.split("WeightsUnpickler error:", 1)[1].splitlines() if line.strip()]
+        return "not a checkpoint, or one holding more than tensors and plain data" + (
+            f": {detail[0]}" if detail else ""
+        )
+    first = (text.splitlines() or [type(e).__name__])[0]
+    return first.split(". ")[0][:160] or type(e).__name__
 
 
 def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
@@ -81,9 +143,11 @@ def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for truncated/garbage files
-        raise CheckpointError(f"{path.name}: not a readable checkpoint (corrupt or truncated): {e}") from e
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses anyway
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types, with several lines, for truncated or garbage files
+        raise CheckpointError(f"{path.name}: not a readable checkpoint ({_torch_reason(e)})") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name}: not a genplay checkpoint")
     if payload.get("version", 0) > VERSION:
@@ -95,4 +159,17 @@ def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(f"{path.name}: checkpoint has no {key}")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
+        raise CheckpointError(f"{path.name}: checkpoint's state_dict holds something other than named tensors")
+    meta = payload.get("meta")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path.name}: checkpoint's meta is not a dict")
+    stored = meta.get("payload_sha256")
+    if stored is None:
+        log.info("%s has no payload checksum (saved by an older version): loaded unchecked", path.name)
+    elif stored != payload_sha256(payload["config"], payload["state_dict"]):
+        raise CheckpointError(
+            f"{path.name}: its weights or config do not match the checksum saved with them (the file was altered or "
+            "damaged)"
+        )
     return payload

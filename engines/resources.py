@@ -37,8 +37,15 @@ def load_manifest(root: Path | None = None) -> dict[str, dict[str, Any]]:
     path = root / MANIFEST
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)["artifacts"]
+    try:
+        with open(path, encoding="utf-8") as f:
+            artifacts = json.load(f)["artifacts"]
+        if not isinstance(artifacts, dict) or not all(isinstance(e, dict) for e in artifacts.values()):
+            raise TypeError("'artifacts' is not an object of entries")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ResourceError(f"{path} is damaged ({reason}); restore it from the repository") from None
+    return artifacts
 
 
 def save_manifest(artifacts: dict[str, dict[str, Any]], root: Path | None = None) -> None:

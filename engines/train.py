@@ -22,7 +22,7 @@ import torch
 
 from engines import distributed
 from engines.base import Engine
-from engines.checkpoint import CheckpointError, read_checkpoint
+from engines.checkpoint import CheckpointError, read_checkpoint, remove_stale_temporaries
 
 RESUME_FIELDS = ("batch_size", "seed", "lr", "lr_schedule", "grad_clip", "sampler", "amp")  # must match to resume
 
@@ -90,6 +90,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(engine.model.parameters(), lr=config.lr)
         self.step = 0
         self.best: dict[str, Any] | None = None
+        self._remove_stale_temporaries()
         if resume is not None:
             self._resume(resume)
         self.module: torch.nn.Module = engine.model
@@ -169,6 +170,15 @@ class Trainer:
             torch.manual_seed(self.config.seed + 1000 * self.step + self.env.rank)
 
     # -- the loop ---------------------------------------------------------------------------------------
+    def _remove_stale_temporaries(self) -> None:
+        """A run killed while it wrote a checkpoint leaves ``.NAME.pt.*.tmp`` beside it (the checkpoint itself
+        stays whole): rank 0 removes them when the run next starts or saves."""
+        if not self.config.checkpoint or not self.env.is_main:
+            return
+        path = Path(self.config.checkpoint)
+        for p in (path, path.with_name(path.stem + ".last" + path.suffix)):
+            remove_stale_temporaries(p)
+
     def _validate(self) -> dict[str, float]:
         if not self.env.is_main:
             return {}
@@ -189,6 +199,7 @@ class Trainer:
                 state["best"] = self.best
         written = None
         if self.env.is_main:
+            self._remove_stale_temporaries()
             if self.config.half:
                 state["weights"] = {k: v.detach().cpu().clone() for k, v in self.engine.model.state_dict().items()}
             meta = {"trained_steps": self.step, "valid": metrics, "world_size": self.env.world_size}

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from engines.base import Engine
 from engines.cancel import check_cancelled
+from engines.checkpoint import CheckpointError
 from engines.data import documents
 from engines.desm.model import DesmConfig, centroids, desm_scores, mixture, ndcg, normalise
 
@@ -203,6 +204,11 @@ class DesmEngine(Engine):
     def load(self, path) -> None:
         super().load(path)
         self._arrays()
+
+    def check_meta(self, meta: dict, name: str) -> None:
+        alpha = meta.get("alpha", DEFAULT_ALPHA)
+        if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
+            raise CheckpointError(f"{name}: its mixture weight alpha = {str(alpha)[:20]!r} is not a number in [0, 1]")
 
     @property
     def alpha(self) -> float:

@@ -30,6 +30,7 @@ and is left out of a query (the UI names it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -46,6 +47,11 @@ class DesmConfig:
     epochs: int = 20
     negative: int = 5
     min_count: int = 3
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "dim": (1, 4096), "algorithm": ("skipgram", "cbow"), "window": (1, 100), "epochs": (1, 1000),
+        "negative": (0, 100), "min_count": (1, 10**6),
+    }  # fmt: skip
 
 
 def normalise(m: np.ndarray) -> np.ndarray:

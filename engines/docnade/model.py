@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -56,6 +57,11 @@ class DocNadeConfig:
     max_words: int = 400  # training reads a random window of this many words of longer documents (eval: all)
     vocab: list[str] = field(default_factory=list)  # taken from the training data by the engine
     counts: list[int] = field(default_factory=list)  # their training counts: the Huffman tree's shape
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "vocab_size": (2, 10**6), "hidden": (1, 4096), "activation": ("sigmoid", "tanh"), "softmax": ("tree", "full"),
+        "lm_order": (0, 16), "lm_dim": (0, 4096), "lm_dropout": (0.0, 0.99), "max_words": (1, 10**6),
+    }  # fmt: skip
 
 
 def huffman_paths(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

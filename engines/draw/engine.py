@@ -50,6 +50,8 @@ class DrawEngine(Engine):
             "default": DrawConfig(),
             "no-attention": DrawConfig(attention=False),
             "paper": DrawConfig(glimpses=64, read_n=2, write_n=5),
+            # the paper's 5x5 write grid with a 12x12 read (a 2x2 read collapsed here, see DrawConfig)
+            "small-write": DrawConfig(read_n=12, write_n=5),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }

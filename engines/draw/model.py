@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -59,6 +60,11 @@ class DrawConfig:
     # collapsed (KL -> 0), 5x5/5x5 reached 158 nats and plateaued above no-attention, 12x12 reached 122.
     read_n: int = 12  # N of the read grid
     write_n: int = 12  # N of the write grid
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "height": (1, 256), "width": (1, 256), "glimpses": (1, 256), "enc_size": (1, 4096), "dec_size": (1, 4096),
+        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64),
+    }  # fmt: skip
 
 
 @dataclass

@@ -45,6 +45,7 @@ state is the sentence-level decoder's next input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -70,6 +71,13 @@ class SentenceConfig:
     anneal_steps: int = 4000  # steps for β to reach 1
     max_len: int = 32  # longest sentence decoded
     vocab: list[str] = field(default_factory=lambda: ["<pad>", "<s>", "</s>", "<unk>"])
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "kind": ("lm", "vae", "ae", "hier"), "decoder": ("lstm", "cnn-small", "cnn-medium", "cnn-large"),
+        "emb": (1, 4096), "hidden": (1, 4096), "latent": (1, 1024), "cnn_channels": (1, 4096), "cnn_kernel": (1, 16),
+        "word_dropout": (0.0, 1.0), "kl_anneal": ("none", "sigmoid", "linear"), "anneal_steps": (1, 10**8),
+        "max_len": (1, 1000),
+    }  # fmt: skip
 
     def __post_init__(self):
         if self.kind not in KINDS:

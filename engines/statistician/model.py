@@ -35,6 +35,7 @@ posterior is closest to its own, argmin_i KL(q(c | {x}) || q(c | D_i)).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -56,6 +57,12 @@ class StatisticianConfig:
     min_sample_size: int = 0
     # "conv": a convolutional instance encoder for images (x_dim = side²), as the paper's; "mlp" for vectors
     network: str = "mlp"
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "x_dim": (1, 10**5), "likelihood": ("bernoulli", "gaussian"), "hidden": (1, 4096), "c_dim": (1, 4096),
+        "z_dim": (1, 1024), "z_layers": (1, 16), "sample_size": (1, 10**4), "min_sample_size": (0, 10**4),
+        "network": ("mlp", "conv"),
+    }  # fmt: skip
 
 
 def mlp(i: int, h: int, o: int, depth: int = 2) -> nn.Sequential:

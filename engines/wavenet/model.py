@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -55,6 +56,12 @@ class WaveNetConfig:
     speaker_dim: int = 16
     local_channels: int = 0  # local conditioning features per frame, e.g. log-mel bins (0: none)
     hop: int = 80  # audio samples per conditioning frame (10 ms at 8 kHz)
+    # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
+    limits: ClassVar[dict[str, tuple]] = {
+        "sample_rate": (1000, 48000), "classes": (2, 65536), "residual_channels": (1, 1024), "gate_channels": (1, 1024),
+        "skip_channels": (1, 1024), "end_channels": (1, 1024), "layers_per_stack": (1, 30), "stacks": (1, 16),
+        "n_speakers": (0, 1000), "speaker_dim": (1, 1024), "local_channels": (0, 1024), "hop": (1, 10000),
+    }  # fmt: skip
 
     @property
     def dilations(self) -> list[int]:
