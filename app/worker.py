@@ -164,6 +164,36 @@ def run_worker(func: Callable[..., Any], *args: Any, name: str = "", **kwargs: A
     return Worker(func, *args, name=name, **kwargs)
 
 
+class Coalescer(QObject):
+    """Runs requested redraws at most once per display frame (``interval_ms``, 60 Hz by default).
+
+    A worker may yield far faster than a screen refreshes (DRAW's 32 glimpses of 64 images in a quarter of a
+    second); a plot redrawn per result keeps the GUI thread busy for most of that time and the window stalls.
+    ``request(fn)`` marks ``fn`` (a bound method: the same one requested twice runs once) to run at the next
+    tick; ``flush()`` runs what is pending now (a job's end, before a picture is taken)."""
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 16):
+        super().__init__(parent)
+        self._pending: dict[Callable[[], Any], None] = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush)
+        self.runs = 0  # how many redraws ran (tests count them)
+
+    def request(self, fn: Callable[[], Any]) -> None:
+        self._pending[fn] = None
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        self._timer.stop()
+        pending, self._pending = list(self._pending), {}
+        for fn in pending:
+            self.runs += 1
+            fn()
+
+
 def collect_garbage_on_gui_thread(parent: QObject, interval_ms: int = 1000, full_every: int = 60) -> QTimer:
     """Run Python's cyclic garbage collector only here, on the GUI thread.
 

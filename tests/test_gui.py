@@ -325,15 +325,21 @@ def test_training_panel_fine_tunes_shipped_weights(window, qtbot):
 
 
 def test_state_round_trip_gives_the_same_pixels(draw_tab, qtbot):
+    # slowest playback: every frame arrives before the timer's first tick (the race that made this test flaky:
+    # the tab then had frames but no glimpse on screen, step -1, and set_state showed the last one)
+    draw_tab.speed_box.setValue(draw_tab.speed_box.minimum())
     draw_tab.mode_box.setCurrentIndex(draw_tab.mode_box.findData("reconstruct"))
     draw_tab.seed_box.setValue(7)
     draw_tab.count_box.setValue(9)
     qtbot.waitUntil(
         lambda: len(draw_tab.frames) == draw_tab.engine().config.glimpses and not draw_tab.busy, timeout=10000
     )
-    draw_tab.step_back()
+    assert draw_tab.t == 0  # the first glimpse shows as soon as it arrives
+    draw_tab.step_forward()
+    draw_tab.step_forward()
     draw_tab.step_back()
     state = draw_tab.state()
+    assert state["step"] == 1
     other = DrawTab()
     qtbot.addWidget(other)
     other.set_state(state)

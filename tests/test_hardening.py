@@ -5,11 +5,11 @@ import json
 import logging
 import shutil
 import threading
-import zipfile
 
 import numpy as np
 import pytest
 import torch
+from conftest import flip_a_byte_in_a_tensor
 
 from engines.__main__ import main as cli
 from engines.cancel import Cancelled, use_token
@@ -22,18 +22,6 @@ def tiny_draw(tmp_path):
     engine = DrawEngine(DrawEngine.presets()["tiny"])
     engine.save(tmp_path / "tiny.pt")
     return tmp_path / "tiny.pt"
-
-
-def flip_a_byte_in_a_tensor(path, out):
-    """Flip one bit in the middle of the largest tensor record (torch stores them uncompressed)."""
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    off = info.header_offset
-    name_len, extra_len = (int.from_bytes(data[off + k : off + k + 2], "little") for k in (26, 28))
-    data[off + 30 + name_len + extra_len + info.file_size // 2] ^= 0x10
-    out.write_bytes(bytes(data))
-    return out
 
 
 def rewrite(path, out, **config):

@@ -161,7 +161,13 @@ lessons = (
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# a fixed sequence of examples in the suite (the same cases every CI run); GENPLAY_HYPOTHESIS_EXAMPLES=5000
+# explores afresh (random) when looking for new cases
+EXPLORE = int(os.environ.get("GENPLAY_HYPOTHESIS_EXAMPLES", "0"))
+
+
+@settings(max_examples=EXPLORE or 300, derandomize=not EXPLORE, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(obj=lessons, names=st.lists(member_names, max_size=4))
 def test_any_lesson_file_opens_or_is_refused_in_one_line_and_writes_nowhere_else(obj, names):
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +177,7 @@ def test_any_lesson_file_opens_or_is_refused_in_one_line_and_writes_nowhere_else
         sandbox.mkdir(parents=True)
         members = {"lesson.json": json.dumps(obj).encode()}
         for n in names:
-            if n and n != "lesson.json":
+            if n and n != "lesson.json" and "\x00" not in n:  # (zipfile cuts a name at NUL, writing and reading)
                 members[n] = DATA
         path = write_zip(deep / "x.lesson", members)
         before = files_under(root)
@@ -179,7 +185,7 @@ def test_any_lesson_file_opens_or_is_refused_in_one_line_and_writes_nowhere_else
         assert all(p.is_relative_to(sandbox) for p in files_under(root) - before)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, derandomize=True, deadline=None)
 @given(names=st.lists(st.sampled_from(["clip.wav", "a b.wav", "é.wav", "x.y.z"]), min_size=1, max_size=3, unique=True))
 def test_valid_lessons_round_trip_with_their_inputs(names):
     with tempfile.TemporaryDirectory() as tmp:

@@ -129,6 +129,33 @@ def test_a_user_trained_model_is_embedded_and_comes_back(window, qtbot, tmp_path
         other.close()
 
 
+def test_embedded_checkpoints_that_cannot_load_mark_their_slide(window, tmp_path):
+    """Random bytes, or a tensor with a flipped bit, embedded under their own (matching) sha256: the slide is
+    marked with the checkpoint's one-line reason, the others show, the exported slides skip it."""
+    import hashlib
+
+    from conftest import flip_a_byte_in_a_tensor
+
+    from engines.draw import DrawEngine
+
+    DrawEngine(DrawEngine.presets()["tiny"]).save(tmp_path / "tiny.pt")
+    flipped = flip_a_byte_in_a_tensor(tmp_path / "tiny.pt", tmp_path / "flipped.pt").read_bytes()
+    noise = np.random.default_rng(1).bytes(2000)
+    checkpoints = {hashlib.sha256(b).hexdigest(): b for b in (noise, flipped)}
+    slides = [Slide("draw", {"model": "x", "seed": 1}, model_sha256=sha) for sha in checkpoints]
+    slides.append(Slide("draw", {"model": "draw-attention", "seed": 2}, model_sha256=shipped_sha256("draw-attention")))
+    save_lesson(tmp_path / "bad-models.lesson", Lesson("bad models", slides, checkpoints))
+    lesson = load_lesson(tmp_path / "bad-models.lesson", set(window.model_tabs))
+    window.open_lesson(lesson)
+    player = window.lesson_player
+    assert not player.show(0) and "not a readable checkpoint" in lesson.slides[0].problem
+    assert not player.show(1) and "checksum" in lesson.slides[1].problem
+    assert player.show(2) and window.model_tabs["draw"].st.seed == 2
+    written = player.export_slides(tmp_path / "out", scale=1.0)
+    assert [p.name for p in written] == ["slide-03.png"]
+    assert len(player.problems()) == 2 and all("\n" not in p for p in player.problems())
+
+
 def run_main(root, *args):
     return subprocess.run([sys.executable, "main.py", *args], cwd=root, capture_output=True, text=True, timeout=600)
 

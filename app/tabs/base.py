@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import add_and_select, ask_path_from_combo
-from app.worker import Worker
+from app.worker import Coalescer, Worker
 from engines.checkpoint import CheckpointError
 from engines.resources import resource_path
 
@@ -42,6 +42,7 @@ class ModelTab(QWidget):
         super().__init__(parent)
         self._job: Worker | None = None
         self._job_id = 0
+        self.redraws = Coalescer(self)  # views updated from worker results: at most once per display frame
         self.engines: dict[str, Any] = {}
         self.model_box = QComboBox()
         for key, label in self.shipped_models.items():
@@ -197,6 +198,8 @@ class ModelTab(QWidget):
         self._job_id += 1
         job_id = self._job_id
         job = Worker(func, *args, name=name, **kwargs)
+        # what the job's results asked to redraw is drawn before its return is handled (connected first)
+        job.returned.connect(lambda _: job_id == self._job_id and self.redraws.flush())
         if on_yield:
             job.yielded.connect(lambda v: job_id == self._job_id and on_yield(v))
         if on_return:
@@ -205,6 +208,10 @@ class ModelTab(QWidget):
         self._job = job
         job.start()
         return job
+
+    def redraw_soon(self, fn) -> None:
+        """Run ``fn`` (a view update) at the next display frame, once however often it is asked for."""
+        self.redraws.request(fn)
 
     def shutdown(self) -> None:
         """The window is closing: stop everything this tab runs."""

@@ -315,9 +315,9 @@ class DrawTab(ModelTab):
 
     def _on_frame(self, frame: DrawFrame) -> None:
         self.frames.append(frame)
-        if not self.timer.isActive() and self.t < 0:
+        if self.t < 0:  # the first frame shows at once: with frames there is always a glimpse on screen
             self._show(0)
-        self._update_plot()
+        self.redraw_soon(self._update_plot)  # the bars grow at the display rate, not once per frame
 
     def run_demo_blocking(self) -> None:
         self.cancel_job()
@@ -401,12 +401,12 @@ class DrawTab(ModelTab):
         self.frame_shown.emit(t)
 
     def _per_glimpse(self) -> np.ndarray:
+        """The bars: mean KL of each glimpse's z_t (reconstruction) or mean ink it added (the engine's ``ink``)."""
         if not self.frames:
             return np.zeros(0)
         if self.frames[0].kl is not None:
             return np.array([f.kl.mean() for f in self.frames])
-        canv = np.stack([np.full_like(self.frames[0].canvas, 0.5)] + [f.canvas for f in self.frames])
-        return np.abs(np.diff(canv, axis=0)).sum(axis=(2, 3)).mean(axis=1)
+        return np.array([f.ink.mean() if f.ink is not None else 0.0 for f in self.frames])
 
     def _update_plot(self) -> None:
         h = self._per_glimpse()

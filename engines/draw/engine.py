@@ -26,6 +26,17 @@ class DrawFrame:
     read_boxes: np.ndarray | None  # (n, 4) in reconstruction mode with attention, else None
     kl: np.ndarray | None = None  # (n,) KL of this glimpse's z_t (reconstruction mode)
     target: np.ndarray | None = None  # (n, H, W) the binarized input (reconstruction mode)
+    ink: np.ndarray | None = None  # (n,) ink this glimpse added, Σ|σ(c_t) - σ(c_{t-1})| over pixels (σ(c_0) = ½)
+
+
+def _with_ink(frames: Iterator[DrawFrame]) -> Iterator[DrawFrame]:
+    """Fill each frame's ``ink`` from the canvas before it (computed once here, not per redraw in a view)."""
+    prev = None
+    for f in frames:
+        prev = np.full_like(f.canvas, 0.5) if prev is None else prev
+        f.ink = np.abs(f.canvas - prev).sum(axis=(1, 2))
+        prev = f.canvas
+        yield f
 
 
 def _boxes(p) -> np.ndarray | None:
@@ -124,8 +135,10 @@ class DrawEngine(Engine):
         self.model.eval()
         gen = torch.Generator(device=self.device).manual_seed(seed)
         total = self.config.glimpses
-        for s in self.model.steps(n=n, temperature=temperature, generator=gen):
-            yield DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), None)
+        steps = self.model.steps(n=n, temperature=temperature, generator=gen)
+        yield from _with_ink(
+            DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), None) for s in steps
+        )
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray, seed: int = 0) -> Iterator[DrawFrame]:
@@ -135,12 +148,12 @@ class DrawEngine(Engine):
         gen = torch.Generator(device=self.device).manual_seed(seed)
         total = self.config.glimpses
         target = x.cpu().numpy()
-        for s in self.model.steps(x, generator=gen):
-            kl = gaussian_kl(s["mu"], s["log_sigma"])
-            yield DrawFrame(
-                s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), _boxes(s["read"]),
-                kl.cpu().numpy(), target,
-            )  # fmt: skip
+        frames = (
+            DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), _boxes(s["read"]),
+                      gaussian_kl(s["mu"], s["log_sigma"]).cpu().numpy(), target)
+            for s in self.model.steps(x, generator=gen)
+        )  # fmt: skip
+        yield from _with_ink(frames)
 
     # -- speed --------------------------------------------------------------------------------------
     def bench(self, train_seconds: float = 3.0, batch_size: int = 64) -> dict[str, float]:

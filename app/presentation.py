@@ -1,0 +1,92 @@
+"""The presentation view every tab shares: a title, the tab's figure in a 16:9 frame, a caption that follows
+the tab's state, type sized for a lecture hall; and the colour-blind-safe colours that carry meaning in the
+figures (Okabe & Ito 2008).
+
+A tab declares its figure (``figure_title`` and ``caption``; which of its widgets stay visible is decided by
+``set_presentation``); this module lays the frame out and sizes the type, so a slide, the screen and the
+headless ``--present`` picture are the same thing.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+# Okabe-Ito: eight colours that stay distinct for the common colour-vision deficiencies
+OKABE_ITO = {
+    "black": QColor(0, 0, 0),
+    "orange": QColor(230, 159, 0),
+    "sky blue": QColor(86, 180, 233),
+    "bluish green": QColor(0, 158, 115),
+    "yellow": QColor(240, 228, 66),
+    "blue": QColor(0, 114, 178),
+    "vermillion": QColor(213, 94, 0),
+    "reddish purple": QColor(204, 121, 167),
+}
+
+SLIDE_RATIO = 16 / 9
+BODY_PT_AT_1080 = 24.0  # body type of the presentation view at 1920 x 1080 (a projector's back row)
+TITLE_FACTOR = 1.6
+CAPTION_FACTOR = 1.0
+
+
+def body_point_size(width: int, height: int, scale: float = 1.0) -> float:
+    """The body type for a slide frame of ``width`` x ``height`` pixels: 24 pt at 1920 x 1080, in proportion
+    elsewhere (the frame's 16:9 part), times the presenter's + / - ``scale``."""
+    frame_h = min(height, width / SLIDE_RATIO)
+    return max(7.0, BODY_PT_AT_1080 * frame_h / 1080 * scale)
+
+
+def sized_font(base: QFont, points: float, bold: bool = False) -> QFont:
+    font = QFont(base)
+    font.setPointSizeF(points)
+    font.setBold(bold)
+    return font
+
+
+class AspectFrame(QWidget):
+    """Holds one widget; with ``ratio`` set, gives it the largest centred rectangle of that width : height
+    (the rest stays the frame's background); with ``ratio`` None, the whole frame."""
+
+    def __init__(self, child: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.child = child
+        child.setParent(self)
+        self.ratio: float | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_ratio(self, ratio: float | None) -> None:
+        self.ratio = ratio
+        self._place()
+
+    def child_rect(self) -> QRect:
+        w, h = self.width(), self.height()
+        if not self.ratio or w <= 0 or h <= 0:
+            return QRect(0, 0, w, h)
+        cw, ch = (w, round(w / self.ratio)) if w / h < self.ratio else (round(h * self.ratio), h)
+        return QRect((w - cw) // 2, (h - ch) // 2, cw, ch)
+
+    def _place(self) -> None:
+        self.child.setGeometry(self.child_rect())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place()
+
+    def sizeHint(self):
+        return self.child.sizeHint()
+
+    def minimumSizeHint(self):
+        return self.child.minimumSizeHint()
+
+
+def stage_label(name: str) -> QLabel:
+    """The title or caption line of a presentation view (hidden outside presentation)."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.hide()
+    return label
