@@ -2,6 +2,7 @@
 
 python main.py                                  # the app
 python main.py --tab draw --screenshot out.png  # render offscreen after the tab's demo, save, exit
+python main.py --tab draw --present --size 1920x1080 --screenshot out.png  # the tab's presentation view
 python main.py --lesson FILE [--export-slides DIR]  # open a lesson, or write one PNG per slide and exit
 python main.py --build-lessons DIR                # write the shipped lessons (resources/lessons)
 """
@@ -17,8 +18,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="Generative Models Playground")
     p.add_argument("--tab", default=None, help="tab to open (e.g. draw, training)")
     p.add_argument("--screenshot", default=None, help="save a PNG of the window after the tab's demo and exit")
-    p.add_argument("--size", default="1400x860", help="window size WxH for --screenshot")
-    p.add_argument("--presentation", action="store_true", help="start in presentation mode")
+    p.add_argument("--size", default=None, help="WxH for --screenshot (1400x860) and --export-slides (1920x1080)")
+    p.add_argument("--present", "--presentation", dest="present", action="store_true",
+                   help="the presentation view (title, figure, caption); with --screenshot at --size")  # fmt: skip
     p.add_argument("--state", default=None, help='tab state as JSON, e.g. \'{"mode": "reconstruct", "step": 11}\'')
     p.add_argument("--lesson", default=None, help="open a *.lesson file")
     p.add_argument("--export-slides", default=None, help="with --lesson: write DIR/slide-NN.png (2x) and exit")
@@ -30,10 +32,13 @@ def parse_args(argv):
 
     p.error = one_line_error
     args = p.parse_args(argv)
+    size = args.size or ("1920x1080" if args.export_slides or args.handout else "1400x860")
     try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
+        w, h = (int(v) for v in size.lower().split("x"))
+        if not (320 <= w <= 7680 and 240 <= h <= 4320):
+            raise ValueError
     except ValueError:
-        p.error(f"--size must look like 1400x860, not '{args.size}'")
+        p.error(f"--size must look like 1920x1080 (320x240 to 7680x4320), not '{size}'")
     args.size = (w, h)
     if args.state is not None:
         import json
@@ -115,9 +120,9 @@ def _lesson(args, window, app) -> int:
     app.processEvents()
     window.lesson_player.lesson = lesson
     try:
-        written = window.lesson_player.export_slides(args.export_slides) if args.export_slides else []
+        written = window.lesson_player.export_slides(args.export_slides, size=args.size) if args.export_slides else []
         if args.handout:
-            window.lesson_player.export_handout(args.handout)
+            window.lesson_player.export_handout(args.handout, size=args.size)
             written.append(args.handout)
     except Exception as e:  # one line for the user, not a traceback
         print(f"error: exporting {args.lesson} failed: {e}", file=sys.stderr)
@@ -160,6 +165,9 @@ def _run(args, app) -> int:
             except Exception as e:  # one line, not a traceback: the reason is for the user
                 print(f"error: {args.tab} demo failed: {e}", file=sys.stderr)
                 return 1
+        if args.present:
+            window.set_presentation(True, full_screen=False)
+            tab.refresh_stage() if hasattr(tab, "refresh_stage") else None
         app.processEvents()
         if not window.grab().save(args.screenshot):
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
@@ -169,7 +177,7 @@ def _run(args, app) -> int:
             return 1
         window.close()
         return 0
-    if args.presentation:
+    if args.present:
         window.set_presentation(True)
     else:
         window.resize(1400, 860)

@@ -75,41 +75,46 @@ def write_animation(path: str | Path, frames: list[np.ndarray], fps: float = 8.0
 
 
 def write_handout(path: str | Path, title: str, slides: list[tuple[str, QImage | None, str]]) -> int:
-    """A PDF handout: a page per slide with its title, picture and presenter notes (Markdown). ``slides``:
-    (title, picture or None when the slide could not be shown, notes). Returns the page count."""
+    """A landscape PDF handout: a page per slide with its title, its picture (the presentation view) large on
+    the left and the presenter notes (Markdown, ``$...$`` typeset by matplotlib's mathtext) on the right.
+    ``slides``: (title, picture or None when the slide could not be shown, notes). Returns the page count."""
+    from app.mathtext import plain, set_markdown
+
     writer = QPdfWriter(str(path))
     writer.setTitle(title)
-    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                                     QMarginsF(15, 15, 15, 15)))  # fmt: skip
+    writer.setCreator("Generative Models Playground")
+    layout = QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                         QMarginsF(12, 12, 12, 12))  # fmt: skip
+    writer.setPageLayout(layout)
     writer.setResolution(150)
     p = QPainter(writer)
     f = writer.resolution() / 96  # lay text out at screen density (fonts in points), then scale to the page
     p.scale(f, f)
     page = writer.pageLayout().paintRectPixels(writer.resolution())
     width, height = page.width() / f, page.height() / f
+    body = QApplication.font()
+    body.setPointSizeF(12)
     for i, (name, img, notes) in enumerate(slides):
         if i:
             writer.newPage()
-        y = 0.0
         head = QTextDocument()
-        head.setMarkdown(f"## {i + 1}. {name}" + (f" — *{title}*" if i == 0 else ""))
+        head.setDefaultFont(body)
+        head.setMarkdown(f"## {i + 1}. {plain(name)}" + (f" — *{title}*" if i == 0 else ""))
         head.setTextWidth(width)
         head.drawContents(p)
-        y += head.size().height() + 10
+        y = head.size().height() + 8
+        fig_w = width * 0.64
         if img is not None:
-            h = width * img.height() / img.width()
-            p.drawImage(QRectF(0, y, width, h), img)
-            y += h + 20
+            fig_h = min(fig_w * img.height() / img.width(), height - y)
+            p.drawImage(QRectF(0, y, fig_h * img.width() / img.height(), fig_h), img)
         else:
-            p.drawText(QRectF(0, y, width, 40), Qt.AlignmentFlag.AlignLeft, "(this slide could not be shown)")
-            y += 50
+            p.drawText(QRectF(0, y, fig_w, 40), Qt.AlignmentFlag.AlignLeft, "(this slide could not be shown)")
         doc = QTextDocument()
-        doc.setMarkdown(notes or "*(no notes)*")
-        doc.setTextWidth(width)
+        set_markdown(doc, notes or "*(no notes)*", body)
+        doc.setTextWidth(width - fig_w - 16)
         p.save()
-        p.translate(0, y)
-        doc.drawContents(p, QRectF(0, 0, width, height - y))
+        p.translate(fig_w + 16, y)
+        doc.drawContents(p, QRectF(0, 0, width - fig_w - 16, height - y))
         p.restore()
     p.end()
     return len(slides)

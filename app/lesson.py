@@ -246,14 +246,16 @@ def _problem(slide: Slide, tabs: set[str] | None, checkpoints: dict[str, bytes],
 # ----------------------------------------------------------------------------- the shipped lessons
 
 DRAW_NOTES = {
-    "start": "DRAW writes the image in **T** steps onto a canvas c: c_t = c_{t-1} + write(h_t^dec). "
-    "The red box is where glimpse t writes: a grid of N x N Gaussian filters whose centre, stride and width "
-    "the decoder chooses (eqs. 19-22). Press → to step through the glimpses.",
-    "middle": "Halfway: strokes are laid down where the box moves. The canvas is a sum of writes; the image is σ(c_T).",
+    "start": "DRAW writes the image in $T$ steps onto a canvas: $c_t = c_{t-1} + \\mathrm{write}(h^{dec}_t)$. "
+    "The vermillion box is where glimpse $t$ writes: a grid of $N \\times N$ Gaussian filters whose centre, stride "
+    "and width the decoder chooses (eqs. 19-22). Press → to step through the glimpses.",
+    "middle": "Halfway: strokes are laid down where the box moves. The canvas is a sum of writes; the image is "
+    "$\\sigma(c_T)$.",
     "end": "The last glimpse. Each image took its own path of boxes: attention lets the model spend glimpses "
     "where the ink is.",
-    "read": "Reconstruction: the encoder *reads* a patch (green) of the image and of the error image x - σ(c_{t-1}) "
-    "(eq. 27); the bars are the KL of each glimpse's latent z_t, the nats spent at that step.",
+    "read": "Reconstruction: the encoder *reads* a patch (sky blue) of the image and of the error image "
+    "$\\hat{x}_t = x - \\sigma(c_{t-1})$ (eq. 27); the bars are the KL of each glimpse's latent $z_t$, the nats "
+    "spent at that step.",
     "none": "Without attention each glimpse writes the whole canvas (eq. 18): no boxes, and the image fades in "
     "everywhere at once. Compare the test bound in the README: attention is the better model.",
 }
@@ -280,17 +282,19 @@ def shipped_lessons() -> dict[str, Lesson]:
               DRAW_NOTES["read"]),
         slide("draw", {"mode": "sample", "model": "draw-no-attention", "seed": 3, "step": 31}, "No attention",
               DRAW_NOTES["none"]),
-        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 0},
+        slide("draw", {"mode": "sample", "model": "draw-attention", "seed": 3, "step": 9},
               "With and without attention, in lockstep",
               "Left: with attention; right: without, the same seed. → steps both: one writes where its box is, "
               "the other everywhere at once.", compare={"model": "draw-no-attention"}),
     ])  # fmt: skip
     sentences = Lesson("Why a sentence VAE ignores its latent", [
         slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM-VAE, no annealing",
-              "Trained on the plain ELBO, the LSTM decoder models the sentence alone: KL(q(z|x) || p(z)) falls to "
-              "about zero and every point of the homotopy decodes to the same sentence (the tab flags the collapse)."),
+              "Trained on the plain ELBO, the LSTM decoder models the sentence alone: "
+              "$\\mathrm{KL}(q(z|x) \\,\\|\\, p(z))$ falls to about zero and every point of the "
+              "homotopy decodes to the same sentence (the tab flags the collapse)."),
         slide("sentences", {"model": "sentences-lstm-vae-annealed", "action": "interpolate"}, "With KL annealing",
-              "Bowman et al.: the KL term's weight β rises from 0 to 1 over training, and word dropout weakens the "
+              "Bowman et al.: the KL term's weight $\\beta$ rises from 0 to 1 over training, and "
+              "word dropout weakens the "
               "decoder. Now z carries nats and the homotopy moves from sentence A to B through grammatical steps."),
         slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate"}, "CNN decoder, small context",
               "Yang et al.: a dilated CNN decoder that sees only a few previous words cannot model the sentence on "
@@ -305,7 +309,8 @@ def shipped_lessons() -> dict[str, Lesson]:
     wavenet = Lesson("How WaveNet sees the past", [
         slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False},
               "Generating speech",
-              "Each sample x_t is drawn from a 256-way softmax over μ-law levels, p(x_t | x_<t), computed by a stack "
+              "Each sample $x_t$ is drawn from a 256-way softmax over μ-law levels, $p(x_t \\mid "
+              "x_{<t})$, computed by a stack "
               "of causal convolutions whose dilation doubles each layer: the lit bands are the receptive field.",
               about=True, media="wav"),
         slide("wavenet", {"mode": "generate", "voice": 5, "seconds": 2.0, "seed": 1, "stream": False}, "Music",
@@ -313,7 +318,7 @@ def shipped_lessons() -> dict[str, Lesson]:
         slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False,
                           "temperature": 1.0}, "Two temperatures",
               "The same voice and seed at temperature 1.0 (left) and 0.7 (right): dividing the logits sharpens "
-              "p(x_t | x_<t); too sharp and the speech turns to a hum.", compare={"temperature": 0.7}),
+              "$p(x_t \\mid x_{<t})$; too sharp and the speech turns to a hum.", compare={"temperature": 0.7}),
         slide("wavenet", {"mode": "resynthesize", "clip": "test:2", "voice": 3, "stream": False},
               "Local conditioning",
               "Log-mel frames of a French prompt, upsampled to the sample rate, condition every layer; the voice "
@@ -326,7 +331,8 @@ def shipped_lessons() -> dict[str, Lesson]:
     shown = {"sets": [{"name": n, "images": encode_images(x)} for n, x in sets], "query": encode_images(query[None])}
     statistician = Lesson("What a statistic network summarises", [
         slide("statistician", shown, "Sets and their contexts",
-              "q(c | D): encode each item, average, map to a Gaussian. New items come from p(x | z, c); the query "
+              "$q(c \\mid D)$: encode each item, average, map to a Gaussian. New items come from "
+              "$p(x \\mid z, c)$; the query "
               "joins the set whose context posterior is nearest in KL (Section 5.3).", about=True),
         slide("statistician", {**shown, "view": 1}, "The map of contexts",
               "Context means of sets of five held-out characters, on two principal axes, coloured by script."),
@@ -341,21 +347,25 @@ def shipped_lessons() -> dict[str, Lesson]:
     docnade = Lesson("Documents as autoregressive bags of words", [
         slide("docnade", {"model": "docnade-wiki", "view": 0}, "Every word given the words before it",
               "DocNADE reads a document's words in some order and predicts each from those before it: "
-              "h_i = g(c + Σ_{k<i} W[:, v_k]), p(v_i | v_<i) by a tree softmax. Red words surprised the model.",
+              "$h_i = g(c + \\sum_{k<i} W_{:,v_k})$, $p(v_i \\mid v_{<i})$ by a tree softmax. Orange "
+              "words surprised the "
+              "model.",
               about=True),
         slide("docnade", {"model": "docnade-wiki", "view": 1}, "Topics",
-              "Each hidden unit's largest weights W[v, j]: the words it stands for. No topic model was asked for."),
+              "Each hidden unit's largest weights $W_{v,j}$: the words it stands for. No topic model was asked for."),
         slide("docnade", {"model": "docnade-wiki", "view": 2}, "Nearest documents",
               "The hidden vector of the whole document is its representation; cosine finds passages on the same "
               "subject."),
     ])  # fmt: skip
     search = Lesson("Ranking with word embeddings", [
         slide("desm", {"query": "Alabama climate", "alpha": 0.0}, "BM25 alone",
-              "α = 0: BM25's ranking, exact terms only. → raises α by 0.05: DESM's IN-OUT score, "
-              "cos(query IN vectors, document OUT centroid), takes over and the list re-sorts.", about=True),
+              "$\\alpha = 0$: BM25's ranking, exact terms only. → raises $\\alpha$ by 0.05: DESM's IN-OUT score, "
+              "$\\cos(q_{IN}, \\bar{D}_{OUT})$, takes over and the list re-sorts.", about=True),
         slide("desm", {"query": "Alabama climate", "alpha": -1.0}, "The tuned mixture",
-              "α tuned on the validation queries: the mixture beats BM25 at NDCG@1, 3 and 10 (README)."),
-        slide("desm", {"query": "Alabama climate", "term": "space"}, "IN-IN against IN-OUT",
+              "$\\alpha$ tuned on the validation queries: the mixture $\\alpha\\,\\mathrm{DESM} + "
+              "(1-\\alpha)\\,\\mathrm{BM25}$ "
+              "beats BM25 at NDCG@1, 3 and 10 (README)."),
+        slide("desm", {"query": "Alabama climate", "term": "climate"}, "IN-IN against IN-OUT",
               "A word's IN-IN neighbours are words like it (typical); IN-OUT neighbours are words found with it "
               "(topical): the distinction DESM rests on."),
     ])  # fmt: skip

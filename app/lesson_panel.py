@@ -221,7 +221,9 @@ class PresenterNotes(QWidget):
             return
         s = slides[i]
         self.where.setText(f"<b>{i + 1} / {len(slides)}</b> · {s.title or s.tab}")
-        self.notes.setMarkdown((s.notes or "*(no notes)*").replace("~", "∼"))
+        from app.mathtext import set_markdown
+
+        set_markdown(self.notes.document(), (s.notes or "*(no notes)*").replace("~", "∼"), self.notes.font())
         nxt = slides[i + 1] if i + 1 < len(slides) else None
         self.next_label.setText(f"Next: {nxt.title or nxt.tab}" if nxt else "Last slide")
 

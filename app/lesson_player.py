@@ -76,26 +76,42 @@ class LessonPlayer(QObject):
             return False
         self.window.select_tab(slide.tab)
         tab = self.window.model_tabs[slide.tab]
+        for other in [*self.window.model_tabs.values(), *self.twins.values()]:
+            other.slide_title, other.side_by_side = "", False
+        tab.slide_title, tab.side_by_side = slide.title or tab.figure_title(), bool(slide.compare)
         try:  # a state the tab refuses (a value of the wrong kind, a checkpoint that will not load) marks the slide
             self._apply(tab, slide.state, slide.model_sha256, slide.about and not slide.compare)
             if slide.compare:
                 twin = self._twin(slide.tab)
                 self._apply(twin, {**slide.state, **slide.compare}, slide.compare_sha256 or slide.model_sha256, False)
-                self._show_twin(twin, ", ".join(f"{k} {v}" for k, v in slide.compare.items()))
+                self._show_twin(twin, self._difference(twin, slide.compare))
             elif self.compare_dock is not None:
                 self.compare_dock.hide()
         except (ValueError, TypeError, KeyError, OSError) as e:
             slide.problem = str(e).splitlines()[0] if str(e) else type(e).__name__
             self.window.show_status(f"Slide {i + 1} cannot be shown: {slide.problem}")
             return False
+        if tab.presenting:
+            tab.set_presentation(True)  # the frame: 16:9, or half of a side-by-side slide
         return True
+
+    @staticmethod
+    def _difference(twin, compare: dict) -> str:
+        """What the second view changes, in words ("Without attention (shipped)", "temperature 0.7")."""
+        words = []
+        for key, value in compare.items():
+            if key == "model" and twin.model_box.findData(value) >= 0:
+                words.append(twin.model_box.itemText(twin.model_box.findData(value)))
+            else:
+                words.append(f"{key.replace('_', ' ')} {value}")
+        return ", ".join(words)
 
     def _apply(self, tab, state: dict, sha: str, about: bool) -> None:
         state = {k: self._input_path(v) if isinstance(v, str) and v.startswith(INPUT_PREFIX) else v
                  for k, v in state.items()}  # fmt: skip
         if sha in self.lesson.checkpoints:
             state["model"] = self._embedded(tab, sha)
-        tab.about.setVisible(about)
+        tab.about.setVisible(about and not tab.presenting)
         tab.set_state(state)  # over the tab's defaults, not its current view: a slide looks the same in any order
 
     def _input_path(self, value: str) -> str:
@@ -115,7 +131,7 @@ class LessonPlayer(QObject):
 
     def _show_twin(self, twin, differs: str) -> None:
         from PySide6.QtCore import Qt
-        from PySide6.QtWidgets import QDockWidget
+        from PySide6.QtWidgets import QDockWidget, QWidget
 
         if self.compare_dock is None:
             self.compare_dock = QDockWidget("Side by side", self.window)
@@ -126,6 +142,12 @@ class LessonPlayer(QObject):
             self.compare_dock.setWidget(twin)
         twin.controls.hide()  # it follows the first view's steps; what differs is in the dock's title
         self.compare_dock.setWindowTitle(f"Side by side: {differs}")
+        twin.slide_title, twin.side_by_side = f"Right: {differs}", True
+        if self.window.presenting:
+            self.compare_dock.setTitleBarWidget(QWidget())  # the slide names the difference itself
+            twin.set_presentation(True)
+        else:
+            self.compare_dock.setTitleBarWidget(None)
         self.compare_dock.show()
         self.window.resizeDocks([self.compare_dock], [self.window.width() // 2], Qt.Orientation.Horizontal)
 
@@ -172,45 +194,78 @@ class LessonPlayer(QObject):
 
     # -- exporting ----------------------------------------------------------------------------------
     def _shown_image(self, i: int, scale: float):
-        """Show slide ``i`` and render the window (None when the slide cannot be shown)."""
+        """Show slide ``i`` and render its presentation view (None when the slide cannot be shown): the
+        tab's 16:9 frame, or for a side-by-side slide the window holding both views."""
         from PySide6.QtWidgets import QApplication
 
         if not self.show(i):
             return None
         QApplication.processEvents()
-        for tab in (self.window.current_model_tab(), self.twin_shown):
-            if tab is not None:
-                tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
+        views = [t for t in (self.window.current_model_tab(), self.twin_shown) if t is not None]
+        for tab in views:
+            tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
+            tab.redraws.flush()
+            tab.refresh_stage()
+        QApplication.processEvents()
         self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
-        return render_2x(self.window, scale)
+        if self.twin_shown is not None:
+            return render_2x(self.window, scale)
+        return render_2x(views[0].page, scale)
 
-    def export_slides(self, folder: str | Path, scale: float = 2.0) -> list[Path]:
-        """One PNG per slide (``slide-01.png``, ...) at ``scale`` times the window's size, and the GIF, MP4
-        or WAV a slide asks for (``media``). Slides that cannot be shown are skipped (see ``problems``)."""
+    def _presenting_at(self, size: tuple[int, int] | None):
+        """A context: the window in presentation view at ``size`` (slides are that view), restored after."""
+        from contextlib import contextmanager
+
+        from PySide6.QtWidgets import QApplication
+
+        @contextmanager
+        def presenting():
+            window = self.window
+            was, old_size = window.presenting, window.size()
+            if size is not None and (window.width(), window.height()) != tuple(size):
+                window.resize(*size)
+            window.set_presentation(True, full_screen=False)
+            QApplication.processEvents()
+            try:
+                yield
+            finally:
+                if not was:
+                    window.set_presentation(False)
+                    window.resize(old_size)
+
+        return presenting()
+
+    def export_slides(self, folder: str | Path, scale: float = 2.0, size: tuple[int, int] | None = (1920, 1080)):
+        """One PNG per slide (``slide-01.png``, ...): the slide's presentation view (its title, the figure in a
+        16:9 frame, the caption) at ``scale`` times ``size``, 3840 x 2160 by default; and the GIF, MP4 or WAV a
+        slide asks for (``media``). Slides that cannot be shown are skipped (see ``problems``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         out = []
-        for i, slide in enumerate(self.lesson.slides if self.lesson else []):
-            img = self._shown_image(i, scale)
-            if img is None:
-                continue
-            path = folder / f"slide-{i + 1:02d}.png"
-            if not img.save(str(path)):
-                raise OSError(f"could not write {path}")
-            out.append(path)
-            tab = self.window.current_model_tab()
-            if slide.media in ("gif", "mp4"):
-                out.append(folder / f"slide-{i + 1:02d}.{slide.media}")
-                tab.export_animation(out[-1])
-            elif slide.media == "wav" and hasattr(tab, "save_wav"):
-                out.append(folder / f"slide-{i + 1:02d}.wav")
-                tab.save_wav(out[-1])
+        with self._presenting_at(size):
+            for i, slide in enumerate(self.lesson.slides if self.lesson else []):
+                img = self._shown_image(i, scale)
+                if img is None:
+                    continue
+                path = folder / f"slide-{i + 1:02d}.png"
+                if not img.save(str(path)):
+                    raise OSError(f"could not write {path}")
+                out.append(path)
+                tab = self.window.current_model_tab()
+                if slide.media in ("gif", "mp4"):
+                    out.append(folder / f"slide-{i + 1:02d}.{slide.media}")
+                    tab.export_animation(out[-1])
+                elif slide.media == "wav" and hasattr(tab, "save_wav"):
+                    out.append(folder / f"slide-{i + 1:02d}.wav")
+                    tab.save_wav(out[-1])
         return out
 
-    def export_handout(self, path: str | Path, scale: float = 1.0) -> int:
-        """A PDF with a page per slide: its title, its picture and the presenter notes."""
-        pages = [(s.title or f"Slide {i + 1}", self._shown_image(i, scale), s.notes)
-                 for i, s in enumerate(self.lesson.slides)]  # fmt: skip
+    def export_handout(self, path: str | Path, scale: float = 1.0, size: tuple[int, int] | None = (1920, 1080)) -> int:
+        """A landscape PDF with a page per slide: its title, its presentation view large, the presenter notes
+        (Markdown, $...$ typeset with matplotlib's mathtext)."""
+        with self._presenting_at(size):
+            pages = [(s.title or f"Slide {i + 1}", self._shown_image(i, scale), s.notes)
+                     for i, s in enumerate(self.lesson.slides)]  # fmt: skip
         return write_handout(path, self.lesson.title, pages)
 
     def problems(self) -> list[str]:

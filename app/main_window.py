@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.presentation import body_point_size
 from app.tabs.base import ModelTab
 from app.tabs.docnade_tab import DocNadeTab
 from app.tabs.draw_tab import DrawTab
@@ -29,7 +30,6 @@ from app.worker import Worker
 from engines.device import describe, pick_device
 
 TAB_CLASSES: list[type[ModelTab]] = [DrawTab, WaveNetTab, SentencesTab, DocNadeTab, SearchTab, StatisticianTab]
-PRESENTATION_FONT_SCALE = 1.6
 
 
 class MainWindow(QMainWindow):
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.blank = QLabel(self)  # B in a lesson: a black screen until the next key
         self.blank.setStyleSheet("background: black")
         self.blank.hide()
-        self.type_scale = PRESENTATION_FONT_SCALE  # + and - change it while presenting
+        self.type_scale = 1.0  # + and - change it while presenting
         from app.lesson_panel import LessonDock, PresenterNotes
 
         self.lesson_dock = LessonDock(self)
@@ -134,51 +134,64 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(names[name])
 
     # -- presentation -------------------------------------------------------------------------------
-    def set_presentation(self, on: bool) -> None:
+    def set_presentation(self, on: bool, full_screen: bool = True) -> None:
+        """F5: every tab's presentation view (title, figure in a 16:9 frame, caption) with the menus, tab bar
+        and status bar hidden and type sized for the room; ``full_screen=False`` keeps the window's size (the
+        headless ``--present`` picture and slide exports)."""
         if on == self.presenting:
             return
         self.presenting = on
-        if on:  # large type; the audience sees only the content, the presenter's notes go to a second screen
+        if on:
             self._normal_font = QApplication.font()
-            self._apply_type_scale()
             self._dock_before = self.lesson_dock.isVisible()
             self.lesson_dock.hide()
             self._open_presenter_window()
+        self.menuBar().setVisible(not on)
+        self.statusBar().setVisible(not on)
+        self.tabs.tabBar().setVisible(not on)
+        self.tabs.setDocumentMode(on)  # no frame around the page: the slide is the whole window
+        if on and full_screen:
+            self._normal_geometry = self.geometry()
+            self.setGeometry(self.screen().geometry())  # without a window manager showFullScreen alone won't resize
+            self.showFullScreen()
+        elif not on and self.isFullScreen():
+            self.showNormal()
+            if self._normal_geometry is not None:
+                self.setGeometry(self._normal_geometry)
+        if on:
+            self._apply_type_scale()
         else:
             QApplication.setFont(self._normal_font)
             for tab in self.model_tabs.values():
                 tab.set_presentation(False)
+            for twin in self.lesson_player.twins.values():
+                twin.set_presentation(False)
             self._close_presenter_window()
             self.notes_dock.hide()
             self.lesson_dock.setVisible(self._dock_before)
-        self.menuBar().setVisible(not on)
-        self.statusBar().setVisible(not on)
-        if on:
-            self._normal_geometry = self.geometry()
-            self.setGeometry(self.screen().geometry())  # without a window manager showFullScreen alone won't resize
-            self.showFullScreen()
-        else:
-            self.showNormal()
-            if self._normal_geometry is not None:
-                self.setGeometry(self._normal_geometry)
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)
 
     def scale_type(self, factor: float) -> None:
-        """+ and - while presenting: the type larger or smaller (between 1x and 4x the normal size)."""
+        """+ and - while presenting: the type larger or smaller (between half and 3x the room's size)."""
         if not self.presenting:
             return
-        self.type_scale = min(4.0, max(1.0, self.type_scale * factor))
+        self.type_scale = min(3.0, max(0.5, self.type_scale * factor))
         self._apply_type_scale()
 
     def _apply_type_scale(self) -> None:
-        """The presentation font: the normal one times ``type_scale``, for the app and every tab's plots."""
-        size = self._normal_font.pointSizeF() if self._normal_font.pointSizeF() > 0 else 10.0
+        """The presentation's body type: 24 pt for a 1920 x 1080 frame, in proportion to the window's, times
+        ``type_scale``; for the app, every tab's figure and the side-by-side view."""
         font = self._normal_font.__class__(self._normal_font)
-        font.setPointSizeF(size * self.type_scale)
+        font.setPointSizeF(body_point_size(self.width(), self.height(), self.type_scale))
         QApplication.setFont(font)
-        for tab in self.model_tabs.values():
-            tab.set_presentation(True)
+        for tab in [*self.model_tabs.values(), *self.lesson_player.twins.values()]:
+            tab.set_presentation(True)  # (again while presenting: the type changed)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.presenting:
+            self._apply_type_scale()
 
     def _open_presenter_window(self) -> None:
         from app.lesson_panel import second_screen

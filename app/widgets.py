@@ -27,12 +27,28 @@ def add_and_select(combo: QComboBox, label: str, data: Any) -> None:
     combo.setCurrentIndex(combo.findData(data))
 
 
-def scale_plot_fonts(plot: pg.PlotWidget, font: QFont) -> None:
-    """pyqtgraph ignores the application font: give a plot's ticks and axis labels ``font``."""
+def scale_plot_fonts(plot: pg.PlotWidget, font: QFont, normal_pt: float = 11.0) -> None:
+    """pyqtgraph ignores the application font: give a plot's ticks and axis labels ``font``, and axes wide
+    enough for them (pyqtgraph sizes its axes for its own default type)."""
+    from PySide6.QtGui import QFontMetrics
+
+    line = QFontMetrics(font).height()
+    large = font.pointSizeF() > normal_pt
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
         axis.setStyle(tickFont=font)
         axis.label.setFont(font)
+        if name == "left":
+            axis.setWidth(int(line * 3.4) if large else None)
+        else:
+            axis.setHeight(int(line * 2.3) if large else None)
     title = plot.plotItem.titleLabel
     if title.text:
         title.setText(title.text, size=f"{max(font.pointSizeF(), 9.0):.0f}pt")
+
+
+def tooltip_follows_text(combo: QComboBox) -> None:
+    """A combo box that may be narrower than its entries (they elide) shows the whole current entry as its
+    tooltip."""
+    combo.setToolTip(combo.currentText())
+    combo.currentTextChanged.connect(combo.setToolTip)

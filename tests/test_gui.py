@@ -222,17 +222,23 @@ def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
     window.set_presentation(True)
     screen = window.screen().geometry().size()  # offscreen: 800x800, less than the window's minimum width
     assert window.isFullScreen() and window.width() >= screen.width() and window.height() >= screen.height()
-    assert not draw_tab.controls.isVisible() and draw_tab.play_btn.isVisible()
-    assert draw_tab.step_btn.isVisible() and draw_tab.reset_btn.isVisible()
-    assert not draw_tab.about.isVisible()
+    # the presentation view: title, figure, caption; no controls, transport, About, tab bar or menus
+    assert not draw_tab.controls.isVisible() and not draw_tab.play_btn.isVisible()
+    assert not draw_tab.scrubber.isVisible() and not draw_tab.about.isVisible()
+    assert not window.tabs.tabBar().isVisible() and not window.menuBar().isVisible()
+    assert draw_tab.title_label.isVisible() and draw_tab.caption_label.text().startswith("With attention · glimpse")
+    from app.presentation import body_point_size
+
     tick_font = draw_tab.plot.getAxis("bottom").style["tickFont"]
-    assert tick_font.pointSizeF() == pytest.approx(window._normal_font.pointSizeF() * 1.6, rel=0.01)
+    assert tick_font.pointSizeF() == pytest.approx(body_point_size(window.width(), window.height()), rel=0.01)
     draw_tab.reset()
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.keyClick(window, Qt.Key.Key_Right)
     assert draw_tab.t == 2
     qtbot.keyClick(window, Qt.Key.Key_Left)
     assert draw_tab.t == 1
+    draw_tab.refresh_stage()
+    assert "glimpse 2 of 32" in draw_tab.caption_label.text()  # the caption follows the state
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert not window.presenting and draw_tab.controls.isVisible() and window.size() == before
 
@@ -270,8 +276,8 @@ def test_export_png_and_gif(draw_tab, tmp_path):
     img = QImageReader(str(gif)).read().convertToFormat(QImage.Format.Format_RGB32)
     scale = img.width() / 28  # one image fills the grid, with a 4% margin
 
-    def reddish(c) -> bool:  # GIF's palette may move a colour by a few levels
-        return abs(c[0] - 230) < 12 and abs(c[1] - 40) < 12 and abs(c[2] - 40) < 12
+    def reddish(c) -> bool:  # the write box's vermillion (213, 94, 0); GIF's palette may move it a few levels
+        return abs(c[0] - 213) < 12 and abs(c[1] - 94) < 12 and abs(c[2] - 0) < 12
 
     red = [(x, y) for x in range(224) for y in range(224) if reddish(img.pixelColor(x, y).getRgb())]
     xs, ys = zip(*red)

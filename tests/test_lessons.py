@@ -189,12 +189,12 @@ def test_side_by_side_steps_in_lockstep_and_exports_bring_gif_and_handout(window
     left, right = window.model_tabs["draw"], player.twin_shown
     assert right is not None and right is not left
     assert left.engine().config.attention and not right.engine().config.attention
-    assert left.st.seed == right.st.seed == 3 and left.t == right.t == 0
+    assert left.st.seed == right.st.seed == 3 and left.t == right.t == 9  # glimpse 10: strokes on both canvases
     for _ in range(3):
         qtbot.keyClick(window, Qt.Key.Key_Right)
-    assert left.t == right.t == 3
+    assert left.t == right.t == 12
     qtbot.keyClick(window, Qt.Key.Key_Left)
-    assert left.t == right.t == 2
+    assert left.t == right.t == 11
     player.show(2)  # an ordinary slide: the second view goes away
     assert player.twin_shown is None
     # the slide asking for a GIF gets one with a frame per glimpse; the handout has a page per slide

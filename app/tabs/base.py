@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import add_and_select, ask_path_from_combo
+from app.presentation import CAPTION_FACTOR, SLIDE_RATIO, TITLE_FACTOR, AspectFrame, sized_font, stage_label
+from app.widgets import add_and_select, ask_path_from_combo, tooltip_follows_text
 from app.worker import Coalescer, Worker
 from engines.checkpoint import CheckpointError
 from engines.resources import resource_path
@@ -50,23 +51,42 @@ class ModelTab(QWidget):
         self.model_box.addItem("Load checkpoint…", "__load__")
         self._model_key = next(iter(self.shipped_models), None)  # the last real choice, restored on cancel
         self.model_box.activated.connect(self._on_model_chosen)
+        tooltip_follows_text(self.model_box)  # long model names elide in narrow windows
         self.presenting = False
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # the page: a title and a caption (shown when presenting) around the body and the About panel; the
+        # frame gives the page a 16:9 rectangle when presenting (app/presentation.py)
+        self.page = QWidget()
+        self.title_label = stage_label("stage-title")
+        self.caption_label = stage_label("stage-caption")
+        self.slide_title = ""  # a lesson slide's title, shown instead of figure_title() while it is on screen
+        self.side_by_side = False  # one of two views of a side-by-side slide: the frame then fills its half
+        self._hidden_by_presenting: list[QWidget] = []
+        self._about_before = True
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self.page)
         self.body = QWidget(self.splitter)
         self.about = QTextBrowser(self.splitter)
         self.about.setObjectName("about")
         self.about.setOpenExternalLinks(False)
         # "~" (as in z ~ N(0, I)) would be Markdown strikethrough: show it as the tilde operator
         self.about.setMarkdown(self.about_markdown().replace("~", "∼"))
-        self.about.setMinimumWidth(260)
+        self.about.setMinimumWidth(0)  # the splitter may collapse it: a narrow window keeps its figure (F1 hides it)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([1000, 380])
+        page_lay = QVBoxLayout(self.page)
+        page_lay.setContentsMargins(4, 4, 4, 4)
+        page_lay.addWidget(self.title_label)
+        page_lay.addWidget(self.splitter, 1)
+        page_lay.addWidget(self.caption_label)
+        self.frame = AspectFrame(self.page, self)
         lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.splitter)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.frame)
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(0, 0, 0, 0)
+        self._stage_timer = QTimer(self)  # while presenting, the title and caption follow the state
+        self._stage_timer.setInterval(200)
+        self._stage_timer.timeout.connect(self.refresh_stage)
 
     # -- to override ----------------------------------------------------------------------------
     legend = ""  # what the tab's pictures show, appended to the model's About text
@@ -138,9 +158,66 @@ class ModelTab(QWidget):
     def run_demo_blocking(self) -> None:
         """Run the tab's demo to completion on the calling thread (for screenshots)."""
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # a narrow window gives the figure the room: an About panel squeezed under 200 px folds away (drag it
+        # back open, or F1)
+        sizes = self.splitter.sizes()
+        if not self.presenting and len(sizes) == 2 and 0 < sizes[1] < 200 and self.width() < 1300:
+            self.splitter.setSizes([sum(sizes), 0])
+
+    # -- the figure and the presentation view -------------------------------------------------------
+    def figure_title(self) -> str:
+        """The presentation view's title when no lesson slide names one: what the figure shows."""
+        return self.title
+
+    def caption(self) -> str:
+        """One line under the figure that follows the state ("DRAW with attention · glimpse 13 of 32 · seed 0");
+        nothing volatile (speeds, clocks): two exports of the same state are the same picture."""
+        return ""
+
+    def presentation_hidden(self) -> list[QWidget]:
+        """Widgets the presentation view hides (beside the About panel): the controls, transport rows,
+        status lines. Default: the Controls box."""
+        controls = getattr(self, "controls", None)
+        return [controls] if controls is not None else []
+
+    def refresh_stage(self) -> None:
+        """Put the current title and caption on the presentation view."""
+        title = self.slide_title or self.figure_title()
+        if self.title_label.text() != title:
+            self.title_label.setText(title)
+        caption = self.caption()
+        if self.caption_label.text() != caption:
+            self.caption_label.setText(caption)
+        self.caption_label.setVisible(self.presenting and bool(caption))
+
     def set_presentation(self, on: bool) -> None:
+        """The presentation view (F5): title, the figure in a 16:9 frame, caption; controls and About hidden.
+        The main window sets the body type (QApplication's font) before calling this, and calls it again,
+        still on, when the type changes (subclasses then resize their figures' fonts)."""
+        from PySide6.QtWidgets import QApplication
+
+        if on and not self.presenting:
+            self._about_before = not self.about.isHidden()
+            self._hidden_by_presenting = [w for w in self.presentation_hidden() if not w.isHidden()]
+            for w in self._hidden_by_presenting:
+                w.hide()
+        elif not on and self.presenting:
+            for w in self._hidden_by_presenting:
+                w.show()
+            self._hidden_by_presenting = []
+            self.about.setVisible(self._about_before)
         self.presenting = on
-        self.about.setVisible(not on)
+        if on:
+            self.about.hide()
+        body = QApplication.font()
+        self.title_label.setFont(sized_font(body, body.pointSizeF() * TITLE_FACTOR, bold=True))
+        self.caption_label.setFont(sized_font(body, body.pointSizeF() * CAPTION_FACTOR))
+        self.title_label.setVisible(on)
+        self.frame.set_ratio(SLIDE_RATIO if on and not self.side_by_side else None)
+        self.refresh_stage()
+        self._stage_timer.start() if on else self._stage_timer.stop()
 
     def on_model_changed(self) -> None:
         """The chosen model changed (shipped, loaded or handed over): redraw, regenerate, ..."""

@@ -42,11 +42,26 @@ class DocNadeTabState:
     view: int = 0  # 0 heat-map, 1 topics, 2 nearest documents
 
 
-def _rgb(logp: float, lo: float = -11.0, hi: float = -3.0) -> tuple[int, int, int]:
-    """Red (improbable) through yellow to green (probable) for a word's log-probability."""
+LOGP_LOW, LOGP_HIGH = -11.0, -3.0  # the colour scale's ends (nats)
+IMPROBABLE, PROBABLE = (230, 159, 0), (86, 180, 233)  # Okabe-Ito orange and sky blue: safe for colour-blind eyes
+
+
+def _rgb(logp: float, lo: float = LOGP_LOW, hi: float = LOGP_HIGH) -> tuple[int, int, int]:
+    """Orange (improbable) through light grey to sky blue (probable) for a word's log-probability."""
     t = float(np.clip((logp - lo) / (hi - lo), 0, 1))
-    r, g = (255, int(80 + 175 * 2 * t)) if t < 0.5 else (int(255 - 175 * 2 * (t - 0.5)), 255)
-    return r, g, 90
+    mid = (236, 236, 236)
+    a, b, u = (IMPROBABLE, mid, 2 * t) if t < 0.5 else (mid, PROBABLE, 2 * t - 1)
+    return tuple(int(round(x + (y - x) * u)) for x, y in zip(a, b))
+
+
+def colour_legend_html() -> str:
+    swatch = "<span style='background:rgb({},{},{})'>&nbsp;{}&nbsp;</span>"
+    steps = [(LOGP_LOW, f"log p ≤ {LOGP_LOW:g}: improbable"), (-7.0, "-7"), (LOGP_HIGH, f"≥ {LOGP_HIGH:g}: probable")]
+    return (
+        "Colour: "
+        + " ".join(swatch.format(*_rgb(v), html.escape(t)) for v, t in steps)
+        + (" · grey text: not scored (stop word or outside the vocabulary)")
+    )
 
 
 def _colour(logp: float) -> str:
@@ -60,7 +75,7 @@ class DocNadeTab(ModelTab):
     shipped_models = SHIPPED_MODELS
     legend = (
         "Heat-map: the document as written; each word the model reads is coloured by log p(v_i | v_<i) "
-        "given the words before it, red improbable, green probable (hover for the value); stop words and "
+        "given the words before it, orange improbable, sky blue probable (hover for the value); stop words and "
         "words outside the 2,000-word vocabulary are grey. The plot shows the same per position. "
         "Topics: for each hidden "
         "unit, the words with the largest weight W[v, j] into it. Nearest: the shipped passages whose "
@@ -100,10 +115,18 @@ class DocNadeTab(ModelTab):
         heat = QSplitter(Qt.Orientation.Vertical)
         self.heat_view = QTextBrowser()
         self.logp_plot = pg.PlotWidget(title="log p(v_i | v_&lt;i) per scored word (nats)")
-        self.logp_plot.setLabel("bottom", "position i")
+        self.logp_plot.setLabel("bottom", "scored word, in reading order")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#4a90d9")
         self.logp_plot.addItem(self.bars)
-        heat.addWidget(self.heat_view)
+        heat_top = QWidget()
+        heat_lay = QVBoxLayout(heat_top)
+        heat_lay.setContentsMargins(0, 0, 0, 0)
+        heat_lay.addWidget(self.heat_view, 1)
+        self.colour_legend = QLabel(colour_legend_html())
+        self.colour_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.colour_legend.setWordWrap(True)
+        heat_lay.addWidget(self.colour_legend)
+        heat.addWidget(heat_top)
         heat.addWidget(self.logp_plot)
         heat.setSizes([260, 240])
         self.views.addTab(heat, "Word heat-map")
@@ -230,6 +253,9 @@ class DocNadeTab(ModelTab):
             self.heat_view.setHtml(self._heat_html(self.text_edit.toPlainText(), score))
             brushes = [pg.mkBrush(*_rgb(v)) for v in lp]
             self.bars.setOpts(x=np.arange(len(lp)), height=lp, width=0.8, brushes=brushes)
+            every = max(1, -(-len(lp) // 30))  # at most 30 word labels; the rest by hovering in the heat-map
+            ticks = [(i, w) for i, w in enumerate(score.words) if i % every == 0]
+            self.logp_plot.getAxis("bottom").setTicks([ticks, []])
         self.topics_table.setRowCount(len(topics))
         for j, ws in enumerate(topics):
             self.topics_table.setItem(j, 0, QTableWidgetItem(str(j)))
@@ -267,10 +293,24 @@ class DocNadeTab(ModelTab):
         out.append(html.escape(text[pos:]))
         return "<p style='line-height:150%'>" + "".join(out).replace("\n", "<br>") + "</p>"
 
+    VIEW_TITLES = (
+        "DocNADE: each word given the words before it",
+        "What DocNADE's hidden units stand for",
+        "Documents near this one in DocNADE's hidden space",
+    )
+
+    def figure_title(self) -> str:
+        return self.VIEW_TITLES[self.views.currentIndex()]
+
+    def caption(self) -> str:
+        passage = "your document" if self.st.text else f"test passage {self.st.passage + 1}"
+        return f"{self.model_box.currentText()} · {passage}"
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         from PySide6.QtWidgets import QApplication
 
+        self.views.tabBar().setVisible(not on)
         scale_plot_fonts(self.logp_plot, QApplication.font())
 
 

@@ -1,5 +1,6 @@
-"""The DRAW tab: a grid of images drawn glimpse by glimpse, with the read (green) and write (red)
-boxes in the paper's style, KL or ink per glimpse, playback controls and export."""
+"""The DRAW tab: a grid of images drawn glimpse by glimpse, with the read (sky blue) and write (vermillion)
+boxes in the paper's style, an optional trail of the write box's centre, KL or ink per glimpse, playback
+controls and export."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas import READ_COLOR, WRITE_COLOR, ImageGrid
+from app.canvas import READ_COLOR, READ_NAME, WRITE_COLOR, WRITE_NAME, ImageGrid
 from app.imageio import load_image_folder
+from app.presentation import OKABE_ITO
 from app.tabs.base import ModelTab
 from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from engines.checkpoint import CheckpointError
@@ -50,6 +52,7 @@ class DrawTabState:
     first_image: int = 0
     speed: float = 8.0  # glimpses per second during playback
     show_boxes: bool = True
+    trail: bool = False  # the write box's centre over the glimpses so far, as a dotted line
 
 
 class DrawTab(ModelTab):
@@ -58,9 +61,10 @@ class DrawTab(ModelTab):
     engine_class = DrawEngine
     shipped_models = SHIPPED_MODELS
     legend = (
-        "Red boxes: where each glimpse writes (eq. 29). Green boxes: where it "
-        "reads (eq. 27, reconstruction mode). Grey level: the canvas σ(c_t). The plot shows the KL "
-        "of each glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
+        f"{WRITE_NAME.capitalize()} boxes: where each glimpse writes (eq. 29), clipped to their image; the dotted "
+        f"line (optional) joins the write box's centres glimpse by glimpse. {READ_NAME.capitalize()} boxes: where "
+        "it reads (eq. 27, reconstruction mode). Grey level: the canvas σ(c_t). The plot shows the KL of each "
+        "glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
     )
     frame_shown = Signal(int)  # the glimpse index now on screen
     run_finished = Signal()
@@ -101,6 +105,7 @@ class DrawTab(ModelTab):
         self.speed_box.setSuffix(" glimpses/s")
         self.boxes_check = QCheckBox("Show read/write boxes")
         self.boxes_check.setChecked(True)
+        self.trail_check = QCheckBox("Trail of the write box")
         self.new_seed_btn = QPushButton("New seed")
         self.next_images_btn = QPushButton("Next test images")
         form.addRow("Mode", self.mode_box)
@@ -112,6 +117,7 @@ class DrawTab(ModelTab):
         form.addRow("How many", self.count_box)
         form.addRow("Speed", self.speed_box)
         form.addRow(self.boxes_check)
+        form.addRow(self.trail_check)
         form.addRow(self.next_images_btn)
         self.export_png_btn = QPushButton("Export grid (PNG)…")
         self.export_gif_btn = QPushButton("Export animation (GIF/MP4)…")
@@ -123,8 +129,8 @@ class DrawTab(ModelTab):
 
         grids = QVBoxLayout()
         pair = QHBoxLayout()
-        self.input_grid = ImageGrid("Input: where it reads (green)")
-        self.canvas_grid = ImageGrid("Canvas: where it writes (red)")
+        self.input_grid = ImageGrid(f"Input: where it reads ({READ_NAME})")
+        self.canvas_grid = ImageGrid(f"Canvas: where it writes ({WRITE_NAME})")
         pair.addWidget(self.input_grid, 1)
         pair.addWidget(self.canvas_grid, 1)
         grids.addLayout(pair, 4)
@@ -133,8 +139,8 @@ class DrawTab(ModelTab):
         self.plot.setMouseEnabled(False, False)
         self.plot.setLabel("bottom", "glimpse t")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(120, 140, 200))
-        self.bar_now = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(230, 40, 40))
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=OKABE_ITO["blue"])
+        self.bar_now = pg.BarGraphItem(x=[], height=[], width=0.8, brush=OKABE_ITO["vermillion"])
         self.plot.addItem(self.bars)
         self.plot.addItem(self.bar_now)
         grids.addWidget(self.plot, 1)
@@ -163,6 +169,7 @@ class DrawTab(ModelTab):
         self.count_box.valueChanged.connect(self._on_params)
         self.speed_box.valueChanged.connect(self._on_speed)
         self.boxes_check.toggled.connect(lambda _: self._show(self.t))
+        self.trail_check.toggled.connect(lambda _: self._show(self.t))
         self.new_seed_btn.clicked.connect(lambda: self.seed_box.setValue(int(np.random.randint(0, 2**31 - 1))))
         self.next_images_btn.clicked.connect(self._next_images)
         self.generate_btn.clicked.connect(self.generate)
@@ -185,6 +192,7 @@ class DrawTab(ModelTab):
         self.st.count = self.count_box.value()
         self.st.speed = self.speed_box.value()
         self.st.show_boxes = self.boxes_check.isChecked()
+        self.st.trail = self.trail_check.isChecked()
 
     def state(self) -> dict[str, Any]:
         self._read_controls()
@@ -209,6 +217,7 @@ class DrawTab(ModelTab):
             widget.setValue(value)
             widget.blockSignals(False)
         self.boxes_check.setChecked(st.show_boxes)
+        self.trail_check.setChecked(st.trail)
         self.st.first_image = st.first_image
         self._sync_mode_widgets()
         self.run_demo_blocking()
@@ -392,7 +401,12 @@ class DrawTab(ModelTab):
         self.t = t
         f = self.frames[t]
         show = self.boxes_check.isChecked()
-        self.canvas_grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)])
+        trail = None
+        if show and self.trail_check.isChecked() and f.write_boxes is not None:
+            boxes = np.stack([g.write_boxes for g in self.frames[: t + 1]], axis=1)  # (n, t + 1, 4)
+            trail = np.stack([boxes[..., 0] + boxes[..., 2], boxes[..., 1] + boxes[..., 3]], axis=-1) / 2
+        self.canvas_grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)],
+                                     [(trail, WRITE_COLOR)])  # fmt: skip
         if f.target is not None:
             self.input_grid.set_content(f.target, [(f.read_boxes if show else None, READ_COLOR)])
         self.scrubber.setValue(t)
@@ -418,12 +432,35 @@ class DrawTab(ModelTab):
         self.plot.setXRange(0.3, total + 0.7, padding=0)
 
     # -- presentation and export ----------------------------------------------------------------------
+    def figure_title(self) -> str:
+        if self.mode_box.currentData() == "reconstruct":
+            return "DRAW reads and redraws test images, glimpse by glimpse"
+        return "DRAW draws from its prior, glimpse by glimpse"
+
+    def caption(self) -> str:
+        total = len(self.frames) if self.frames else self.scrubber.maximum() + 1
+        parts = [self.model_box.currentText().replace(" (shipped)", ""), f"glimpse {self.t + 1} of {total}"]
+        if self.mode_box.currentData() == "reconstruct":
+            parts.append(self.data_box.currentText())
+        else:
+            parts.append(f"seed {self.seed_box.value()}")
+            if self.temp_box.value() != 1.0:
+                parts.append(f"temperature {self.temp_box.value():g}")
+        return " · ".join(parts)
+
+    def presentation_hidden(self) -> list[QWidget]:
+        transport = (self.generate_btn, self.back_btn, self.play_btn, self.step_btn, self.reset_btn, self.scrubber,
+                     self.step_label)  # fmt: skip
+        return [*super().presentation_hidden(), *transport]
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
-        self.controls.setVisible(not on)
-        scale_plot_fonts(self.plot, QApplication.font())
-        for w in (self.generate_btn, self.back_btn, self.scrubber):
-            w.setVisible(not on)
+        font = QApplication.font()
+        scale_plot_fonts(self.plot, font)
+        for grid in (self.input_grid, self.canvas_grid):
+            grid.setFont(font)
+        self.plot.setMaximumHeight(16777215 if on else 170)  # the bars: a fifth of the slide, not a strip
+        self.plot.setMinimumHeight(int(self.height() * 0.2) if on else 0)
 
     def export_png(self, path: str | Path, size: int = 800) -> None:
         grid = self.canvas_grid

@@ -135,23 +135,36 @@ class SearchTab(ModelTab):
         self.passage_view = QTextBrowser()
         split.addWidget(self.table)
         split.addWidget(self.passage_view)
-        split.setSizes([320, 220])
-        row.addWidget(split, 3)
+        row.addWidget(split, 1)
 
         side = QWidget()
         lay = QVBoxLayout(side)
         lay.setContentsMargins(0, 0, 0, 0)
         self.nearest_title = QLabel()
-        self.nearest_table = QTableWidget(0, 2)
-        self.nearest_table.setHorizontalHeaderLabels(("IN-IN", "IN-OUT"))
+        self.nearest_table = QTableWidget(0, 4)
+        self.nearest_table.setHorizontalHeaderLabels(("IN-IN", "cos", "IN-OUT", "cos"))
         self.nearest_table.verticalHeader().setVisible(False)
         self.nearest_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.nearest_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.nearest_title)
         lay.addWidget(self.nearest_table)
-        side.setMaximumWidth(340)
-        row.addWidget(side, 1)
+        self.nearest_title.setWordWrap(True)
+        self.side = side
+        split.addWidget(side)  # under the passage: the four columns get the table's width
+        split.setSizes([320, 200, 160])
         self._sync_alpha_label()
+
+    # -- the figure ---------------------------------------------------------------------------------
+    def figure_title(self) -> str:
+        return "Ranking passages: BM25 mixed with DESM's IN-OUT similarity"
+
+    def caption(self) -> str:
+        return (f"query “{self.query_edit.text()}” · α = {self.alpha:.2f} (DESM weight) · re-ranking BM25's top "
+                f"{self.k_box.value()} · {self.collection_box.currentText()}")  # fmt: skip
+
+    def set_presentation(self, on: bool) -> None:
+        super().set_presentation(on)
+        self.table.resizeColumnsToContents()
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -331,6 +344,8 @@ class SearchTab(ModelTab):
         for r, i in enumerate(self.ranked):
             p = index.passages[i]
             where = f"{p.title} · {p.section}" if p.section else p.title
+            first = " ".join(p.text.split()[:8])
+            where = f"{where} — “{first}…”"  # rows of one section differ by their first words
             cells = (str(r + 1), where, f"{s['bm25'][i]:.2f}", f"{s['in_out'][i]:.3f}", f"{s['in_in'][i]:.3f}",
                      "–" if np.isnan(mix[i]) else f"{mix[i]:.3f}", str(bm_rank[i]))  # fmt: skip
             for c, text in enumerate(cells):
@@ -385,8 +400,11 @@ class SearchTab(ModelTab):
         self.nearest_title.setText(f"Nearest words of <b>{html.escape(term)}</b> (cosine)")
         self.nearest_table.setRowCount(len(near["in_in"]))
         for r, (a, b) in enumerate(zip(near["in_in"], near["in_out"])):
-            self.nearest_table.setItem(r, 0, QTableWidgetItem(f"{a[0]}  {a[1]:.2f}"))
-            self.nearest_table.setItem(r, 1, QTableWidgetItem(f"{b[0]}  {b[1]:.2f}"))
+            for c, text in enumerate((a[0], f"{a[1]:.2f}", b[0], f"{b[1]:.2f}")):
+                item = QTableWidgetItem(text)
+                if c % 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.nearest_table.setItem(r, c, item)
 
     def run_demo_blocking(self) -> None:
         self.cancel_job()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.tabs.base import ModelTab
-from app.widgets import scale_plot_fonts
+from app.widgets import scale_plot_fonts, tooltip_follows_text
 from engines.checkpoint import CheckpointError
 from engines.data.text import detokenize, load_sentences, tokenize
 from engines.resources import ResourceError, load_manifest
@@ -104,6 +104,7 @@ class SentencesTab(ModelTab):
             box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             box.addItem(text)
             box.setMinimumContentsLength(12)
+            tooltip_follows_text(box)
         self.steps_box = QSpinBox()
         self.steps_box.setRange(2, 20)
         self.steps_box.setValue(self.st.steps)
@@ -608,8 +609,42 @@ class SentencesTab(ModelTab):
         self.para_acc.setText(f"{right}/{total} words in place ({100 * right / max(1, total):.0f}%)")
         self.result_ready.emit()
 
+    def figure_title(self) -> str:
+        view = self.views.currentIndex()
+        if view == 1:
+            return "Pretraining as a sequence autoencoder helps with few labels (Dai & Le)"
+        if view == 2:
+            return "A paragraph through one vector: the hierarchical autoencoder (Li et al.)"
+        action = self.st.action
+        if action == "sample":
+            return "Sentences decoded from the prior p(z)"
+        if action == "reconstruct":
+            return "A sentence and its reconstructions through z"
+        return "From sentence A to sentence B through the latent space"
+
+    def caption(self) -> str:
+        view = self.views.currentIndex()
+        model = self.model_box.currentText()
+        if view == 1:
+            return f"{self.sa_task_box.currentText()} · {self.sa_count_label.text()}".strip(" ·")
+        if view == 2:
+            return f"{model} · {self.para_acc.text()}".strip(" ·")
+        action = self.st.action
+        if action == "sample":
+            return f"{model} · temperature {self.temp_box.value():g} · seed {self.seed_box.value()}"
+        if action == "reconstruct":
+            return f"{model} · A: “{self.a_box.currentText()}”"
+        method = self.method_box.currentText()
+        return f"{model} · {method} · A: “{self.a_box.currentText()}” → B: “{self.b_box.currentText()}”"
+
+    def presentation_hidden(self) -> list[QWidget]:
+        inner = (self.sa_task_box, self.sa_slider, self.sa_run_btn, self.para_hint, self.para_edit, self.para_btn,
+                 self.para_next_btn)  # fmt: skip
+        return [*super().presentation_hidden(), *inner]
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
+        self.views.tabBar().setVisible(not on)
         font = QApplication.font()
         for plot in (self.map_plot, self.sa_plot):
             scale_plot_fonts(plot, font)

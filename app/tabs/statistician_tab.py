@@ -117,6 +117,8 @@ class DropStrip(QWidget):
         self.placeholder = placeholder
         self.max_items = max_items
         self.cell_size = cell
+        self._hover_cell = -1  # the item under the mouse (its remove mark shows)
+        self.setMouseTracking(True)
         self.images: list[np.ndarray] = []
         self.setAcceptDrops(True)
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -177,11 +179,22 @@ class DropStrip(QWidget):
         for i, img in enumerate(seen(np.stack(self.images)) if self.images else []):
             r = self._cell_rect(i)
             p.drawImage(r, gray_qimage(img))
-            x = QRectF(r.right() - 11, r.top() + 1, 10, 10)
-            p.setPen(QPen(QColor(230, 60, 60), 2))
-            p.drawLine(x.topLeft(), x.bottomRight())
-            p.drawLine(x.topRight(), x.bottomLeft())
+            if i == self._hover_cell:  # the remove mark only on the item under the mouse: off the ink otherwise
+                x = QRectF(r.right() - 11, r.top() + 1, 10, 10)
+                p.setPen(QPen(QColor(213, 94, 0), 2))
+                p.drawLine(x.topLeft(), x.bottomRight())
+                p.drawLine(x.topRight(), x.bottomLeft())
         p.end()
+
+    def set_cell_size(self, cell: int) -> None:
+        self.cell_size = cell
+        self._fit_height()
+        self.update()
+
+    def leaveEvent(self, e) -> None:
+        self._hover_cell = -1
+        self.update()
+        super().leaveEvent(e)
 
     def mousePressEvent(self, e) -> None:
         pos = e.position()
@@ -202,6 +215,10 @@ class DropStrip(QWidget):
         from PySide6.QtGui import QDrag
         from PySide6.QtWidgets import QApplication
 
+        over = next((i for i in range(len(self.images)) if self._cell_rect(i).contains(e.position())), -1)
+        if over != self._hover_cell:
+            self._hover_cell = over
+            self.update()
         press = getattr(self, "_press", None)
         if press is None or (e.position() - press[1]).manhattanLength() < QApplication.startDragDistance():
             return
@@ -233,6 +250,27 @@ class DropStrip(QWidget):
         self.update()
 
 
+_drawable: dict[tuple[str, int], bool] = {}
+
+
+def displayable(text: str, font) -> str:
+    """``text`` with each character no installed font can draw (a script's letter where its Noto font is
+    missing would show as a box) written as its code point, U+XXXX: the application font first, then any family
+    Qt lists (cached)."""
+    from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
+
+    def drawable(ch: str) -> bool:
+        key = (font.family(), ord(ch))
+        if key not in _drawable:
+            if ord(ch) < 0x250 or QFontMetrics(font).inFontUcs4(ord(ch)):
+                _drawable[key] = True
+            else:
+                _drawable[key] = any(QFontMetrics(QFont(f)).inFontUcs4(ord(ch)) for f in QFontDatabase.families())
+        return _drawable[key]
+
+    return " ".join("".join(c if drawable(c) else f" U+{ord(c):04X} " for c in text).split())
+
+
 class SetRow(QFrame):
     """One set: its name, its items (a drop target), and what the model generates from its context."""
 
@@ -242,21 +280,25 @@ class SetRow(QFrame):
     def __init__(self, name: str, images: list[np.ndarray], parent=None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.name = QLineEdit(name)
-        self.name.setMinimumWidth(170)
+        self.full_name = name  # the set's name as given; the line shows what this machine's fonts can draw
+        self.name = QLineEdit(displayable(name, self.font()))
+        self.name.setToolTip(name)
+        self.name.setMinimumWidth(110)
         self.name.setMaximumWidth(240)
         self.name.editingFinished.connect(self.edited)
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Remove this set")
         close.clicked.connect(lambda: self.remove.emit(self))
+        close.setMinimumWidth(close.sizeHint().width())
         self.strip = DropStrip("drop images, folders, or gallery samples here")
         self.strip.set_images(images)
         self.strip.changed.connect(self.edited)
         self.info = QLabel()
         self.info.setStyleSheet("color: gray")
+        self.info.setWordWrap(True)
         self.samples = ImageGrid()
-        self.samples.setMinimumSize(120, 120)
+        self.samples.setMinimumSize(100, 100)
         self.samples.setMaximumWidth(150)
         left = QVBoxLayout()
         head = QHBoxLayout()
@@ -272,6 +314,17 @@ class SetRow(QFrame):
 
     def images(self) -> list[np.ndarray]:
         return self.strip.images
+
+    def name_text(self) -> str:
+        """The set's name: as given, unless the user edited the line."""
+        return self.full_name if self.name.text() == displayable(self.full_name, self.font()) else self.name.text()
+
+    def set_presenting(self, on: bool) -> None:
+        """Samples at least 56 px each on a slide (a 4 x 4 grid), the name without its box."""
+        side = 4 * 60 if on else 100
+        self.samples.setMinimumSize(side, side)
+        self.samples.setMaximumWidth(16777215 if on else 150)
+        self.strip.set_cell_size(64 if on else 44)
 
     def show_samples(self, s: SetSamples | None) -> None:
         if s is None:
@@ -400,12 +453,15 @@ class StatisticianTab(ModelTab):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
         sets_lay.addWidget(scroll, 1)
+        sets_box.setMinimumWidth(300)  # items, the name and the samples stay visible at 1024 x 768
         split.addWidget(sets_box)
 
         self.views = QTabWidget()
         cls = QWidget()
         cl = QVBoxLayout(cls)
-        cl.addWidget(QLabel("<b>Query</b>: drop one image to classify it among the sets"))
+        query_hint = QLabel("<b>Query</b>: drop one image to classify it among the sets")
+        query_hint.setWordWrap(True)
+        cl.addWidget(query_hint)
         self.query_strip = DropStrip("drop a query image here", max_items=1, cell=88)
         self.query_strip.changed.connect(self.refresh)
         self.query_strip.dropped.connect(self._report_rejected)
@@ -474,7 +530,7 @@ class StatisticianTab(ModelTab):
     def add_gallery_set(self, rng_seed: int | None = None) -> None:
         """A new set: ``Items per new set`` drawings of a class of the gallery's source not yet used."""
         data = self.source(self.gallery_box.currentText())
-        used = {r.name.text() for r in self.rows}
+        used = {r.name_text() for r in self.rows}
         rng = np.random.default_rng(len(self.rows) + 7 * self.st.seed if rng_seed is None else rng_seed)
         for c in rng.permutation(len(data)):
             name = data.label_name(data.classes[c])
@@ -485,6 +541,7 @@ class StatisticianTab(ModelTab):
     # -- sets ---------------------------------------------------------------------------------------
     def add_set(self, name: str, images: list[np.ndarray], refresh: bool = True) -> SetRow:
         row = SetRow(name, images)
+        row.set_presenting(self.presenting)
         row.edited.connect(self.refresh)
         row.remove.connect(self.remove_set)
         row.strip.dropped.connect(self._report_rejected)
@@ -525,7 +582,7 @@ class StatisticianTab(ModelTab):
             self.error.emit(f"Not added (not an image, or unreadable): {shown}. The sets keep what they had.")
 
     def set_list(self) -> list[tuple[str, np.ndarray]]:
-        return [(r.name.text(), np.stack(r.images()) if r.images() else np.zeros((0, 28, 28), np.uint8))
+        return [(r.name_text(), np.stack(r.images()) if r.images() else np.zeros((0, 28, 28), np.uint8))
                 for r in self.rows]  # fmt: skip
 
     def ask_save_sets(self) -> None:
@@ -709,7 +766,7 @@ class StatisticianTab(ModelTab):
         self.result_ready.emit()
 
     def _show_classification(self, cls: Classification | None) -> None:
-        filled = [r.name.text() for r in self.rows if r.images()]
+        filled = [displayable(r.name_text(), self.font()) for r in self.rows if r.images()]
         if cls is None:
             self.prob_bars.setOpts(x=[], height=[])
             self.class_label.setText("<i>drop a query image and fill at least one set</i>")
@@ -720,7 +777,7 @@ class StatisticianTab(ModelTab):
             + (f"{np.sort(cls.kl)[1]:.2f}" if len(cls.kl) > 1 else "—")
             + ")"
         )
-        brushes = [pg.mkBrush("#e8743b" if i == best else "#4a90d9") for i in range(len(cls.probs))]
+        brushes = [pg.mkBrush("#d55e00" if i == best else "#0072b2") for i in range(len(cls.probs))]  # Okabe-Ito
         self.prob_bars.setOpts(x=np.arange(len(cls.probs)), height=cls.probs, width=0.7, brushes=brushes)
         ax = self.prob_plot.getAxis("bottom")
         ax.setTicks([[(i, n[:14]) for i, n in enumerate(filled)]])
@@ -741,7 +798,7 @@ class StatisticianTab(ModelTab):
                                   "family with its own mean and variance (the paper's Figure 2). Your image sets "
                                   "belong to the other model and are not placed here.")  # fmt: skip
             return
-        user = [(r.name.text(), s) for r, s in zip(self.rows, results) if s is not None]
+        user = [(r.name_text(), s) for r, s in zip(self.rows, results) if s is not None]
         if user:
             xy = (np.stack([s.mu for _, s in user]) - mean) @ comps.T
             self.map_plot.plot(xy[:, 0], xy[:, 1], pen=None, symbol="star", symbolSize=18,
@@ -753,10 +810,25 @@ class StatisticianTab(ModelTab):
         self.map_note.setText(f"{len(pts)} sets of 5 from '{label}'; stars: your {len(user)} sets, projected "
                               "on the same axes.")  # fmt: skip
 
+    def figure_title(self) -> str:
+        if self.views.currentIndex() == 1:
+            return "Each set summarised by one context: the statistic network's map"
+        return "Few-shot: new items from each set's context, and the query classified by KL"
+
+    def caption(self) -> str:
+        sets = sum(1 for r in self.rows if r.images())
+        parts = [self.model_box.currentText(), f"{sets} sets", f"{self.samples_spin.value()} samples per set"]
+        if self.views.currentIndex() == 1:
+            parts = [self.model_box.currentText(), f"sets from {self.map_box.currentText()}"]
+        return " · ".join(parts)
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         from PySide6.QtWidgets import QApplication
 
+        self.views.tabBar().setVisible(not on)
+        for row in self.rows:
+            row.set_presenting(on)
         for plot in (self.prob_plot, self.map_plot):
             scale_plot_fonts(plot, QApplication.font())
 

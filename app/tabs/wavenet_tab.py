@@ -37,8 +37,8 @@ from engines.wavenet import WaveChunk, WaveNetEngine
 from engines.wavenet.fused import warm_up
 
 SHIPPED_MODELS = {"wavenet-speech": "Speech + music, 6 voices (shipped)"}
-WAVE_SECONDS = 2.0  # the scrolling waveform's window
 SPEC_SECONDS = 4.0
+WAVE_SECONDS = SPEC_SECONDS  # the waveform shows the spectrogram's window: one time axis (the x axes are linked)
 MAX_CLIP_SECONDS = 20.0
 STREAM_BUFFER_SECONDS = 1.0  # the generator runs at most this far ahead of the speakers, so the views
 # (distribution, receptive field) show what is being heard, give or take a second
@@ -58,6 +58,22 @@ class WaveNetTabState:
     stream: bool = True  # play while generating
     volume: float = 0.8
     step: int = -1  # which recorded chunk the views show (-1: the end of the run)
+
+
+def mass_range(probs: np.ndarray, mass: float = 0.998, margin: int = 6, least: int = 24) -> tuple[float, float]:
+    """The classes that hold the central ``mass`` of a distribution, widened by ``margin`` and to at least
+    ``least`` classes (a spike stays readable), as an x range for its bars."""
+    c = np.cumsum(probs)
+    if len(c) == 0 or c[-1] <= 0:
+        return -0.5, len(probs) - 0.5
+    c = c / c[-1]
+    lo = int(np.searchsorted(c, (1 - mass) / 2)) - margin
+    hi = int(np.searchsorted(c, 1 - (1 - mass) / 2)) + margin
+    if hi - lo < least:
+        mid = (lo + hi) // 2
+        lo, hi = mid - least // 2, mid + least // 2
+    lo, hi = max(0, lo), min(len(probs) - 1, hi)
+    return lo - 0.5, hi + 0.5
 
 
 def spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
@@ -185,6 +201,8 @@ class WaveNetTab(ModelTab):
         self.spec_plot, self.spec_image = self._spectrogram_plot("Spectrogram")
         self.spec_plot.setLabel("bottom", "time (s)")
         self.orig_spec_plot, self.orig_spec_image = self._spectrogram_plot("Spectrogram of the original clip")
+        self.wave_plot.setXLink(self.spec_plot)  # waveform and spectrogram on one time axis
+        self.orig_spec_plot.setXLink(self.spec_plot)
         plots.addWidget(self.wave_plot, 2)
         plots.addWidget(self.orig_spec_plot, 2)
         plots.addWidget(self.spec_plot, 2)
@@ -486,6 +504,7 @@ class WaveNetTab(ModelTab):
             self._show_spectrogram(self.orig_spec_plot, self.orig_spec_image, o_spec, s0, rate, top)
         self.prob_bars.setOpts(height=probs)
         self.prob_plot.setYRange(0, max(0.02, float(probs.max()) * 1.1), padding=0)
+        self.prob_plot.setXRange(*mass_range(probs), padding=0)  # zoomed to where the distribution's mass is
         self.diagram.set_context(a, n)
         self._update_play_head()
 
@@ -552,6 +571,22 @@ class WaveNetTab(ModelTab):
         else:
             self.generate()
 
+    def figure_title(self) -> str:
+        if self.mode_box.currentData() == "resynthesize":
+            return "WaveNet resynthesises a clip from its log-mel frames"
+        return "WaveNet makes audio one sample at a time"
+
+    def caption(self) -> str:
+        rate = self._rate()
+        n = len(self.audio) if self.view_step is None or self.busy else self.steps[self.view_step][0]
+        parts = [self.voice_box.currentText(), f"{n / rate:.2f} s of {self.total / rate:.2f} s"]
+        if self.mode_box.currentData() == "resynthesize":
+            parts.insert(0, self.clip_box.currentText())
+        else:
+            parts.append(f"seed {self.seed_box.value()}")
+        parts.append(f"temperature {self.temp_box.value():g}")
+        return " · ".join(parts)
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         font = QApplication.font()
@@ -564,4 +599,4 @@ class WaveNetTab(ModelTab):
         self.player.close()
 
 
-__all__ = ["WaveNetTab", "WaveNetTabState", "spectrogram"]
+__all__ = ["WaveNetTab", "WaveNetTabState", "mass_range", "spectrogram"]
