@@ -206,7 +206,9 @@ class LessonPlayer(QObject):
             tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
             tab.redraws.flush()
             tab.refresh_stage()
-        QApplication.processEvents()
+        for _ in range(3):  # layouts settle in a few passes (a plot places its axis labels after a resize)
+            QApplication.sendPostedEvents()
+            QApplication.processEvents()
         self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
         if self.twin_shown is not None:
             return render_2x(self.window, scale)

@@ -28,9 +28,29 @@ slide = Slide("draw", state, model_sha256=shipped_sha256("draw-attention"), comp
 save_lesson("/tmp/genplay-side-by-side.lesson", Lesson("README", [slide]))
 PYEOF
 $PY main.py --lesson /tmp/genplay-side-by-side.lesson --export-slides /tmp/genplay-side-by-side >/dev/null
-if command -v convert >/dev/null; then convert /tmp/genplay-side-by-side/slide-01.png -resize 50% docs/lesson-side-by-side.png; fi
-# 256 colours (ImageMagick): a third of the size, and the working tree stays small enough to travel
-if command -v convert >/dev/null; then
-    for f in docs/*.png; do convert "$f" -dither None -colors 256 "PNG8:$f"; done
-fi
-echo "wrote docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/statistician-*.png docs/lesson-side-by-side.png docs/training-*.png"
+$PY -c "
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+QImage('/tmp/genplay-side-by-side/slide-01.png').scaledToWidth(1280, Qt.TransformationMode.SmoothTransformation).save('docs/lesson-side-by-side.png')"
+# each tab's presentation view (F5) at 1920x1080, halved for the README
+$PY main.py --tab draw --present --size 1920x1080 --state '{"seed": 3, "step": 12, "trail": true}' --screenshot /tmp/genplay-present-draw.png
+$PY main.py --tab wavenet --present --size 1920x1080 --state '{"voice": 0, "seconds": 3.0, "seed": 1, "stream": false}' --screenshot /tmp/genplay-present-wavenet.png
+$PY main.py --tab sentences --present --size 1920x1080 --state '{"steps": 8}' --screenshot /tmp/genplay-present-sentences.png
+$PY main.py --tab docnade --present --size 1920x1080 --screenshot /tmp/genplay-present-docnade.png
+$PY main.py --tab desm --present --size 1920x1080 --state '{"query": "Alabama climate", "term": "climate"}' --screenshot /tmp/genplay-present-desm.png
+$PY main.py --tab statistician --present --size 1920x1080 --screenshot /tmp/genplay-present-statistician.png
+$PY - <<'PYEOF'
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+for tab in ("draw", "wavenet", "sentences", "docnade", "desm", "statistician"):
+    img = QImage(f"/tmp/genplay-present-{tab}.png")
+    img.scaledToWidth(960, Qt.TransformationMode.SmoothTransformation).save(f"docs/present-{tab}.png")
+PYEOF
+# 256 colours (Pillow, from the [data] extra): a third of the size; the working tree stays small enough to travel
+$PY - <<'PYEOF'
+from pathlib import Path
+from PIL import Image
+for p in sorted(Path("docs").glob("*.png")):
+    Image.open(p).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(p, optimize=True)
+PYEOF
+echo "wrote docs/present-*.png docs/draw-*.png docs/wavenet-*.png docs/sentences-*.png docs/docnade-*.png docs/search-tab.png docs/statistician-*.png docs/lesson-side-by-side.png docs/training-*.png"

@@ -103,7 +103,7 @@ def test_gallery_samples_drop_onto_the_query_and_into_sets(tab, qtbot):
     with qtbot.waitSignal(tab.result_ready, timeout=20000):
         tab.add_btn.click()
     assert len(tab.rows) == n + 1 and len(tab.rows[-1].images()) == tab.shot_spin.value()
-    assert tab.rows[-1].name.text() not in {r.name.text() for r in tab.rows[:-1]}
+    assert tab.rows[-1].name_text() not in {r.name_text() for r in tab.rows[:-1]}
 
 
 def test_sets_save_and_load_and_a_bad_file_keeps_the_sets(window, tab, qtbot, tmp_path):

@@ -58,7 +58,7 @@ def test_without_an_audio_device_it_says_so_and_still_saves_wav(window, qtbot, t
     assert tab.audio_label.text().startswith("Audio: no audio output device") and "\n" not in tab.audio_label.text()
     tab.seconds_box.setValue(0.5)
     tab.stream_check.setChecked(True)  # asked to stream, but there is nothing to stream to
-    with qtbot.waitSignal(tab.run_finished, timeout=20000):
+    with qtbot.waitSignal(tab.result_ready, timeout=20000):
         qtbot.mouseClick(tab.generate_btn, Qt.MouseButton.LeftButton)
     assert len(tab.audio) == 4000 and not tab.player.active
     tab.save_wav(tmp_path / "out.wav")
@@ -73,7 +73,7 @@ def test_streams_through_the_tab_without_underflow(null_audio_device, qtbot):
     tab = w.model_tabs["wavenet"]
     assert tab.problem is None, tab.problem
     tab.set_state({**tab.state(), "seconds": 2.0, "stream": True}, run=False)
-    with qtbot.waitSignal(tab.run_finished, timeout=30000):
+    with qtbot.waitSignal(tab.result_ready, timeout=30000):
         tab.generate()
     assert tab.player.wait(timeout=10)
     assert tab.player.played == 16000 and tab.player.underflows == 0
@@ -140,7 +140,7 @@ def test_long_generation_beside_live_plots_runs_to_the_end(tab, qtbot):
     tab.seconds_box.setValue(5.0)
     redraws = []
     tab.timer.timeout.connect(lambda: redraws.append(len(tab.audio)))
-    with qtbot.waitSignal(tab.run_finished, timeout=60000):
+    with qtbot.waitSignal(tab.result_ready, timeout=60000):
         tab.generate()
     assert len(tab.audio) == 40000 and len(redraws) > 5
 
@@ -162,3 +162,36 @@ def test_save_dialogs_report_success_and_failure(tab, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))  # cancelled
     tab.ask_export_png()
     assert len(statuses) == 1 and len(errors) == 1
+
+
+def test_waveform_and_spectrogram_share_one_time_axis_and_the_distribution_is_zoomed(tab, qtbot):
+    """The issue's report: the waveform showed 2.05-4 s above a spectrogram of 0-4 s, and the distribution's
+    spike filled 2% of its axis."""
+    from engines.figures import mass_range
+
+    tab.set_state({**tab.state(), "voice": 0, "seconds": 2.0, "seed": 1, "stream": False})
+    qtbot.wait(50)
+    (w0, w1), (s0, s1) = tab.wave_plot.viewRange()[0], tab.spec_plot.viewRange()[0]
+    assert (w0, w1) == pytest.approx((0.0, 2.0), abs=0.01) and (s0, s1) == pytest.approx((w0, w1), abs=0.01)
+    p = np.zeros(256)
+    p[120:125] = 0.2
+    lo, hi = mass_range(p)
+    assert lo <= 119.5 and hi >= 124.5 and hi - lo <= 30  # the spike and a margin, not all 256 classes
+    x0, x1 = tab.prob_plot.viewRange()[0]
+    assert x1 - x0 < 256 and tab.probs[int(x0) + 1 : int(x1)].sum() > 0.99
+
+
+def test_a_superseded_runs_late_end_does_not_touch_the_next_run(tab, qtbot):
+    """Mutation: WaveNet connecting job.finished directly (a cancelled run's end re-enabled Generate and merged
+    its chunks into the run that replaced it)."""
+    tab.set_state({**tab.state(), "seconds": 2.0, "stream": False}, run=False)
+    tab.generate()
+    first = tab._job
+    tab.seconds_box.setValue(30.0)
+    tab.generate()  # cancels the first run and starts a long one
+    qtbot.waitUntil(lambda: not first.is_running, timeout=20000)
+    qtbot.wait(100)  # the first run's queued signals are delivered
+    assert tab.busy and not tab.generate_btn.isEnabled()
+    assert tab.total == 30 * 8000 and all(n <= tab.total for n, _ in tab.steps)
+    tab.stop()
+    assert tab.generate_btn.isEnabled()

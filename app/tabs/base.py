@@ -38,6 +38,7 @@ class ModelTab(QWidget):
     engine_device: str | None = None  # None: the best available
     error = Signal(str)  # shown by the main window (status bar + message)
     status = Signal(str)
+    result_ready = Signal()  # one signal for every tab: a job's result is on screen
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -268,9 +269,11 @@ class ModelTab(QWidget):
         return {}
 
     # -- jobs -------------------------------------------------------------------------------------
-    def start_job(self, func, *args, on_yield=None, on_return=None, name: str = "", **kwargs) -> Worker:
-        """Run ``func(*args, **kwargs)`` on a worker; cancel any job still running. Yields and the
-        return value of a superseded job are dropped (ndv's generation-counter habit)."""
+    def start_job(self, func, *args, on_yield=None, on_return=None, on_finished=None, name: str = "",
+                  **kwargs) -> Worker:  # fmt: skip
+        """Run ``func(*args, **kwargs)`` on a worker; cancel any job still running. Every signal of a superseded
+        job is dropped, ``finished`` too (ndv's generation-counter habit): a cancelled run's late end cannot
+        touch the run that replaced it."""
         self.cancel_job()
         self._job_id += 1
         job_id = self._job_id
@@ -282,6 +285,8 @@ class ModelTab(QWidget):
         if on_return:
             job.returned.connect(lambda v: job_id == self._job_id and on_return(v))
         job.errored.connect(lambda msg: job_id == self._job_id and self.error.emit(f"{self.title}: {msg}"))
+        if on_finished:
+            job.finished.connect(lambda: job_id == self._job_id and on_finished())
         self._job = job
         job.start()
         return job

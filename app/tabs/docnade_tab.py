@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -81,7 +81,6 @@ class DocNadeTab(ModelTab):
         "unit, the words with the largest weight W[v, j] into it. Nearest: the shipped passages whose "
         "h(v) = g(c + Σ W[:, v_k]) has the largest cosine with the document's."
     )
-    result_ready = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)

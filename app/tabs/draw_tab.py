@@ -67,7 +67,6 @@ class DrawTab(ModelTab):
         "glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
     )
     frame_shown = Signal(int)  # the glimpse index now on screen
-    run_finished = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -318,7 +317,7 @@ class DrawTab(ModelTab):
         self.scrubber.setRange(0, total - 1)
         self._update_info()
         self.start_job(
-            func, *args, on_yield=self._on_frame, on_return=lambda _: self.run_finished.emit(), name="draw", **kwargs
+            func, *args, on_yield=self._on_frame, on_return=lambda _: self.result_ready.emit(), name="draw", **kwargs
         )
         self._play() if autoplay else self._pause()
 

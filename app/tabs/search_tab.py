@@ -68,7 +68,6 @@ class SearchTab(ModelTab):
         "largest IN-OUT cosine with a query word; query words are bold. Nearest words: IN-IN finds "
         "words of the same type, IN-OUT words that occur with the term."
     )
-    result_ready = Signal()
     indexing = Signal(str, int, int)  # (what, done, total), emitted from the indexing worker's thread
 
     def __init__(self, parent=None):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -35,6 +35,7 @@ from app.tabs.base import ModelTab
 from app.widgets import scale_plot_fonts, tooltip_follows_text
 from engines.checkpoint import CheckpointError
 from engines.data.text import detokenize, load_sentences, tokenize
+from engines.figures import project_2d
 from engines.resources import ResourceError, load_manifest
 from engines.sentences import Decoding, SentencesEngine
 from engines.sentences.experiments import sa_lstm_experiment
@@ -83,7 +84,6 @@ class SentencesTab(ModelTab):
         "without the sequence autoencoder's weights. Paragraph: each sentence of a passage and the "
         "hierarchical autoencoder's greedy reconstruction, matching words in green."
     )
-    result_ready = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -406,10 +406,8 @@ class SentencesTab(ModelTab):
             test = load_sentences("wordnet").test
             texts = [detokenize(t) for t in test.tokens[:MAP_POINTS]]
             mu = np.concatenate([e.encode_texts(texts[i : i + 500]) for i in range(0, len(texts), 500)])
-            mean = mu.mean(0)
-            _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
-            axes = vt[:2].T
-            self.maps[key] = (mean, axes, (mu - mean) @ axes, texts)
+            mean, axes, xy = project_2d(mu)
+            self.maps[key] = (mean, axes, xy, texts)
         return self.maps[key]
 
     def _show_result(self, result) -> None:

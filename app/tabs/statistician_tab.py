@@ -254,9 +254,9 @@ _drawable: dict[tuple[str, int], bool] = {}
 
 
 def displayable(text: str, font) -> str:
-    """``text`` with each character no installed font can draw (a script's letter where its Noto font is
-    missing would show as a box) written as its code point, U+XXXX: the application font first, then any family
-    Qt lists (cached)."""
+    """``text`` without the characters no installed font can draw (a script's letter where its Noto font is
+    missing would show as a box; the set's items show the letter anyway, the tooltip keeps the whole name): the
+    application font first, then any family Qt lists (cached)."""
     from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
 
     def drawable(ch: str) -> bool:
@@ -268,7 +268,7 @@ def displayable(text: str, font) -> str:
                 _drawable[key] = any(QFontMetrics(QFont(f)).inFontUcs4(ord(ch)) for f in QFontDatabase.families())
         return _drawable[key]
 
-    return " ".join("".join(c if drawable(c) else f" U+{ord(c):04X} " for c in text).split())
+    return " ".join("".join(c for c in text if drawable(c)).split())
 
 
 class SetRow(QFrame):
@@ -322,6 +322,7 @@ class SetRow(QFrame):
     def set_presenting(self, on: bool) -> None:
         """Samples at least 56 px each on a slide (a 4 x 4 grid), the name without its box."""
         side = 4 * 60 if on else 100
+        self.name.setMaximumWidth(16777215 if on else 240)
         self.samples.setMinimumSize(side, side)
         self.samples.setMaximumWidth(16777215 if on else 150)
         self.strip.set_cell_size(64 if on else 44)
@@ -379,7 +380,6 @@ class StatisticianTab(ModelTab):
         "dataset (5 items each) on their first two principal axes, coloured by script, digit or garment; "
         "your sets are the labelled stars."
     )
-    result_ready = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -798,7 +798,7 @@ class StatisticianTab(ModelTab):
                                   "family with its own mean and variance (the paper's Figure 2). Your image sets "
                                   "belong to the other model and are not placed here.")  # fmt: skip
             return
-        user = [(r.name_text(), s) for r, s in zip(self.rows, results) if s is not None]
+        user = [(displayable(r.name_text(), self.font()), s) for r, s in zip(self.rows, results) if s is not None]
         if user:
             xy = (np.stack([s.mu for _, s in user]) - mean) @ comps.T
             self.map_plot.plot(xy[:, 0], xy[:, 1], pen=None, symbol="star", symbolSize=18,

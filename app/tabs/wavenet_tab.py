@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -32,6 +32,7 @@ from app.worker import Worker
 from engines.cancel import is_cancelled
 from engines.checkpoint import CheckpointError
 from engines.data.audio import VOICES, AudioDataError, load_clip, mu_decode, write_wav
+from engines.figures import mass_range, spectrogram
 from engines.resources import ResourceError
 from engines.wavenet import WaveChunk, WaveNetEngine
 from engines.wavenet.fused import warm_up
@@ -60,30 +61,6 @@ class WaveNetTabState:
     step: int = -1  # which recorded chunk the views show (-1: the end of the run)
 
 
-def mass_range(probs: np.ndarray, mass: float = 0.998, margin: int = 6, least: int = 24) -> tuple[float, float]:
-    """The classes that hold the central ``mass`` of a distribution, widened by ``margin`` and to at least
-    ``least`` classes (a spike stays readable), as an x range for its bars."""
-    c = np.cumsum(probs)
-    if len(c) == 0 or c[-1] <= 0:
-        return -0.5, len(probs) - 0.5
-    c = c / c[-1]
-    lo = int(np.searchsorted(c, (1 - mass) / 2)) - margin
-    hi = int(np.searchsorted(c, 1 - (1 - mass) / 2)) + margin
-    if hi - lo < least:
-        mid = (lo + hi) // 2
-        lo, hi = mid - least // 2, mid + least // 2
-    lo, hi = max(0, lo), min(len(probs) - 1, hi)
-    return lo - 0.5, hi + 0.5
-
-
-def spectrogram(x: np.ndarray, n_fft: int = 256, hop: int = 64) -> np.ndarray:
-    """Log power (frames, n_fft // 2 + 1) in dB, for display."""
-    if len(x) < n_fft:
-        return np.full((1, n_fft // 2 + 1), -100.0, np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
-    return (10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-10)).astype(np.float32)
-
-
 class WaveNetTab(ModelTab):
     title = "WaveNet"
     engine_name = "wavenet"
@@ -96,7 +73,6 @@ class WaveNetTab(ModelTab):
         "newest output depends on, and the waveform under it is that receptive field's audio."
     )
     engine_device = "cpu"  # the fused kernel generates on the CPU, faster than the torch step on a GPU
-    run_finished = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -193,6 +169,7 @@ class WaveNetTab(ModelTab):
         self.wave_plot = pg.PlotWidget(title="Waveform")
         self.wave_plot.setMouseEnabled(False, False)
         self.wave_plot.setYRange(-1, 1)
+        self.wave_plot.getViewBox().enableAutoRange(pg.ViewBox.XAxis, False)
         self.wave_plot.setLabel("bottom", "time (s)")
         self.orig_curve = self.wave_plot.plot([], [], pen=pg.mkPen((170, 170, 170), width=1))
         self.wave_curve = self.wave_plot.plot([], [], pen=pg.mkPen((40, 90, 200), width=1))
@@ -233,6 +210,7 @@ class WaveNetTab(ModelTab):
         self.audio_label.setText(f"Audio: {self.problem}" if self.problem else "Audio: default output device")
         self._sync_mode_widgets()
         self._show_model_info()
+        self._align_time_axes()
 
     @staticmethod
     def _spectrogram_plot(title: str) -> tuple[pg.PlotWidget, pg.ImageItem]:
@@ -240,6 +218,7 @@ class WaveNetTab(ModelTab):
         plot.setMouseEnabled(False, False)
         plot.setLabel("left", "Hz")
         plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.getViewBox().enableAutoRange(pg.ViewBox.XAxis, False)  # the waveform sets the shared time axis
         image = pg.ImageItem()
         image.setColorMap(pg.colormap.get("viridis"))
         plot.addItem(image)
@@ -250,7 +229,7 @@ class WaveNetTab(ModelTab):
         """``spec`` (from :func:`spectrogram`) of audio starting at sample ``start``, over a 70 dB range."""
         image.setImage(spec, autoLevels=False, levels=(top - 70, top))
         image.setRect(start / rate, 0, len(spec) * 64 / rate, rate / 2)
-        plot.setXRange(start / rate, start / rate + SPEC_SECONDS, padding=0)
+        # (no x range here: the time axis is the waveform's, the plots are linked)
         plot.setYRange(0, rate / 2, padding=0)
 
     def _on_warm(self) -> None:
@@ -408,8 +387,7 @@ class WaveNetTab(ModelTab):
                 if streaming:
                     player.finish()
 
-        job = self.start_job(run, on_yield=self._on_chunk, name="wavenet")
-        job.finished.connect(self._on_finished)
+        self.start_job(run, on_yield=self._on_chunk, on_finished=self._on_finished, name="wavenet")
         self.generate_btn.setEnabled(False)
 
     def _new_player(self, rate: int, capacity_s: float) -> None:
@@ -429,7 +407,7 @@ class WaveNetTab(ModelTab):
         self.generate_btn.setEnabled(True)
         self._collect()
         self._view(None)  # the end of the run, and the scrubber over all of it
-        self.run_finished.emit()
+        self.result_ready.emit()
 
     def _collect(self) -> None:
         if self._parts:
@@ -494,7 +472,8 @@ class WaveNetTab(ModelTab):
         self.wave_curve.setData(t, a[lo:])
         if len(self.original):
             self.orig_curve.setData(t, self.original[lo:n] if n > lo else [])
-        self.wave_plot.setXRange(lo / rate, max(lo / rate + WAVE_SECONDS, n / rate), padding=0)
+        span = min(WAVE_SECONDS, max(self.total, n, 1) / rate)  # a 2 s run fills the axis, a long one scrolls
+        self.wave_plot.setXRange(lo / rate, max(lo / rate + span, n / rate), padding=0)
         s0 = max(0, n - int(SPEC_SECONDS * rate))
         spec = spectrogram(a[s0:])
         top = float(np.percentile(spec, 99.5)) if spec.size > 1 else 0.0
@@ -587,11 +566,22 @@ class WaveNetTab(ModelTab):
         parts.append(f"temperature {self.temp_box.value():g}")
         return " · ".join(parts)
 
+    def _align_time_axes(self) -> None:
+        """One left-axis width for the waveform and the spectrograms: linked plots align by screen position, so
+        axes of different widths would shift one time axis against the other."""
+        from PySide6.QtGui import QFontMetrics
+
+        fm = QFontMetrics(self.wave_plot.getAxis("left").style.get("tickFont") or QApplication.font())
+        width = fm.horizontalAdvance("-0.50") + fm.height() * 2
+        for plot in (self.wave_plot, self.spec_plot, self.orig_spec_plot):
+            plot.getAxis("left").setWidth(width)
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         font = QApplication.font()
         for plot in (self.wave_plot, self.spec_plot, self.orig_spec_plot, self.prob_plot):
             scale_plot_fonts(plot, font)
+        self._align_time_axes()
         self.diagram.setFont(font)
 
     def shutdown(self) -> None:
@@ -599,4 +589,4 @@ class WaveNetTab(ModelTab):
         self.player.close()
 
 
-__all__ = ["WaveNetTab", "WaveNetTabState", "mass_range", "spectrogram"]
+__all__ = ["WaveNetTab", "WaveNetTabState"]

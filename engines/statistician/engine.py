@@ -15,6 +15,7 @@ import torch
 from engines.base import Engine
 from engines.data.images import ImageDataError
 from engines.distributed import item_rng
+from engines.figures import pca_2d  # noqa: F401 (the tab imports it from here too)
 from engines.statistician.data import ImageSets, SyntheticSets, binarise
 from engines.statistician.model import NeuralStatistician, StatisticianConfig, gaussian_kl
 from engines.statistician.synthetic import FAMILIES
@@ -45,16 +46,6 @@ class Classification:
     @property
     def best(self) -> int:
         return int(np.argmin(self.kl))
-
-
-def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, components (2, d)) of the principal plane of ``points`` (n, d); for the context map."""
-    mean = points.mean(0)
-    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
-    comps = vt[:2]
-    if comps.shape[0] < 2:  # a 1-D context: the second axis is zero
-        comps = np.vstack([comps, np.zeros_like(comps)])
-    return mean, comps
 
 
 class StatisticianEngine(Engine):
