@@ -16,6 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -39,8 +40,26 @@ from engines.registry import ENGINES
 from engines.resources import ResourceError, resource_path
 from engines.train import TrainConfig, Trainer, TrainEvent
 
-CURVE_COLORS = {"loss": (40, 40, 40), "recon": (40, 110, 220), "kl": (230, 90, 30)}
-OTHER_COLORS = [(40, 110, 220), (230, 90, 30), (20, 160, 60), (150, 60, 180)]
+# Okabe-Ito: black, blue, vermillion, bluish green, reddish purple (colour-blind safe, named in the legends)
+CURVE_COLORS = {"loss": (0, 0, 0), "recon": (0, 114, 178), "kl": (213, 94, 0), "kl_z": (213, 94, 0),
+                "kl_c": (0, 158, 115)}  # fmt: skip
+OTHER_COLORS = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167)]
+VECTOR_AXES = {"kl_per_step": "glimpse t"}  # what a per-step vector's position counts
+SMOOTHING = 0.9  # the exponential moving average of "Smooth curves"
+
+
+def smoothed(ys: np.ndarray, beta: float = SMOOTHING) -> np.ndarray:
+    """An exponential moving average with the start-up bias corrected (TensorBoard's smoothing)."""
+    out, acc = np.empty(len(ys)), 0.0
+    for i, y in enumerate(ys):
+        acc = beta * acc + (1 - beta) * y
+        out[i] = acc / (1 - beta ** (i + 1))
+    return out
+
+
+def is_kl_term(key: str) -> bool:
+    """KL terms are a few nats beside a reconstruction of hundreds: they get their own axis."""
+    return key == "kl" or key.startswith("kl_")
 
 
 class TrainingPanel(QWidget):
@@ -107,6 +126,9 @@ class TrainingPanel(QWidget):
         form.addRow("LR schedule", self.sched_box)
         form.addRow("Seed", self.seed_box)
         form.addRow("Validate every", self.eval_box)
+        self.smooth_check = QCheckBox(f"Smooth curves (moving average {SMOOTHING})")
+        self.smooth_check.toggled.connect(lambda _: (setattr(self, "_dirty", True), self._redraw()))
+        form.addRow(self.smooth_check)
         self.options_box = QGroupBox("Model options")  # the engine's train_options, e.g. KL annealing
         self.options_form = QFormLayout(self.options_box)
         self.option_widgets: dict[str, QWidget] = {}
@@ -149,6 +171,10 @@ class TrainingPanel(QWidget):
         self.valid_curve = self.loss_plot.plot(
             [], [], pen=None, symbol="o", symbolBrush=(20, 160, 60), name="validation"
         )
+        self.kl_plot = pg.PlotWidget(title="KL terms (nats)")  # on their own axis: beside ~500 nats they were flat
+        self.kl_plot.addLegend(offset=(-10, 10))
+        self.kl_plot.setLabel("bottom", "step")
+        self.kl_plot.getAxis("left").enableAutoSIPrefix(False)
         self.vec_plot = pg.PlotWidget(title="Per-step terms (latest step)")
         self.vec_plot.setLabel("bottom", "position")
         self.vec_plot.getAxis("left").enableAutoSIPrefix(False)
@@ -159,10 +185,12 @@ class TrainingPanel(QWidget):
         self.sched_plot.setYRange(0, 1.05)
         self.sched_plot.addLegend(offset=(-10, 10))
         self.sched_curves: dict[str, pg.PlotDataItem] = {}
-        self.sched_preview = self.sched_plot.plot(
-            [], [], pen=pg.mkPen((150, 60, 180), width=1.5, style=Qt.PenStyle.DashLine)
+        self.sched_preview = self.sched_plot.plot(  # the plan: grey dashes drawn over the run's curve
+            [], [], pen=pg.mkPen((120, 120, 120), width=3, style=Qt.PenStyle.DashLine), name="planned"
         )
+        self.sched_preview.setZValue(10)
         plots.addWidget(self.loss_plot, 3)
+        plots.addWidget(self.kl_plot, 2)
         plots.addWidget(self.vec_plot, 2)
         plots.addWidget(self.sched_plot, 2)
         row.addLayout(plots, 1)
@@ -187,6 +215,7 @@ class TrainingPanel(QWidget):
     def _on_model(self, *_):
         cls = ENGINES[self.model_box.currentData()]
         self.vec_plot.setVisible(bool(cls.metric_labels))  # per-step vectors, e.g. DRAW's KL per glimpse
+        self.kl_plot.setVisible(any(is_kl_term(t) for t in (cls.plot_terms or ("kl",))))
         self.sched_plot.setVisible(bool(cls.schedule_terms))
         self._build_options(cls)
         self.batch_box.setValue(cls.default_batch_size)
@@ -419,8 +448,8 @@ class TrainingPanel(QWidget):
             self.valid_history = []
             self.loss_plot.setTitle(f"Run log {Path(logdir).name}")
             terms = None
-        for curve in self.curves.values():
-            self.loss_plot.removeItem(curve)
+        for key, curve in self.curves.items():
+            (self.kl_plot if is_kl_term(key) else self.loss_plot).removeItem(curve)
         self.curves = {}
         self.valid_curve.setData([], [])
         self._draw_history(terms)
@@ -449,8 +478,8 @@ class TrainingPanel(QWidget):
     def _reset_run_views(self) -> None:
         """Forget the previous run's points and curves (the title names the new run's engine's unit)."""
         self.history, self.valid_history, self.last_vector = {}, [], []
-        for curve in self.curves.values():
-            self.loss_plot.removeItem(curve)
+        for key, curve in self.curves.items():
+            (self.kl_plot if is_kl_term(key) else self.loss_plot).removeItem(curve)
         self.curves = {}
         for curve in self.sched_curves.values():
             self.sched_plot.removeItem(curve)
@@ -462,7 +491,10 @@ class TrainingPanel(QWidget):
     def _curve(self, key: str) -> pg.PlotDataItem:
         if key not in self.curves:
             color = CURVE_COLORS.get(key) or OTHER_COLORS[len(self.curves) % len(OTHER_COLORS)]
-            self.curves[key] = self.loss_plot.plot([], [], pen=pg.mkPen(color, width=2), name=key)
+            plot = self.kl_plot if is_kl_term(key) else self.loss_plot
+            style = Qt.PenStyle.DashLine if key == "loss" else Qt.PenStyle.SolidLine  # loss ≈ recon: dashes show both
+            self.curves[key] = plot.plot([], [], pen=pg.mkPen(color, width=2, style=style), name=key)
+            self.curves[key].setZValue(5 if key == "loss" else 0)
         return self.curves[key]
 
     def state(self) -> dict[str, Any]:
@@ -510,6 +542,7 @@ class TrainingPanel(QWidget):
                 elif isinstance(value, list):
                     if not self.last_vector:  # first vector of this run: title it once
                         self.vec_plot.setTitle(self.engine.metric_labels.get(key, key))
+                        self.vec_plot.setLabel("bottom", VECTOR_AXES.get(key, "position"))
                     self.last_vector = value
         else:
             main = ev.metrics.get(self.engine.selection_metric)
@@ -559,7 +592,8 @@ class TrainingPanel(QWidget):
         for key, pts in self.history.items():
             if pts and key not in skip and (terms is None or key in terms):
                 xs, ys = zip(*pts)
-                self._curve(key).setData(np.array(xs), np.array(ys))
+                ys = smoothed(np.array(ys)) if self.smooth_check.isChecked() else np.array(ys)
+                self._curve(key).setData(np.array(xs), ys)
         if self.valid_history:
             xs, ys = zip(*self.valid_history)
             self.valid_curve.setData(np.array(xs), np.array(ys))
@@ -575,7 +609,7 @@ class TrainingPanel(QWidget):
             if pts:
                 if key not in self.sched_curves:
                     self.sched_curves[key] = self.sched_plot.plot(
-                        [], [], pen=pg.mkPen((150, 60, 180), width=2.5), name=key
+                        [], [], pen=pg.mkPen((204, 121, 167), width=2.5), name=f"{key} (this run)"
                     )
                 xs, ys = zip(*pts)
                 self.sched_curves[key].setData(np.array(xs), np.array(ys))

@@ -61,6 +61,7 @@ class Worker(QObject):
         if self._thread is not None:
             raise RuntimeError("a Worker runs once")
         self._thread = _Thread(self)
+        self._threads = _torch_threads()  # the GUI thread's setting, applied in the worker (see _work)
         self._running = True
         Worker._live.add(self)
         self._thread.finished.connect(self._cleanup)
@@ -120,6 +121,10 @@ class Worker(QObject):
     # -- the work (worker thread) -------------------------------------------------------------------
     def _work(self) -> None:
         self.started.emit()
+        if self._threads:  # OpenMP's thread count is per thread: a new thread would use every core instead,
+            import torch  # and sum in another order than the same work on the GUI thread (other floats)
+
+            torch.set_num_threads(self._threads)
         use_token(self._abort)  # engine inner loops see a cancel at once (engines.cancel)
         gen = None
         try:
@@ -157,6 +162,14 @@ class Worker(QObject):
             use_token(None)
             self._running = False
             self.finished.emit()
+
+
+def _torch_threads() -> int:
+    """torch's intra-op thread count as the calling thread sees it (0 when torch is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else 0
 
 
 def run_worker(func: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> Worker:

@@ -70,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", default=None)
     e.add_argument("--samples", type=int, default=4, help="z samples averaged per test image")
 
-    b = sub.add_parser("bench", help="speed figures")
+    b = sub.add_parser("bench", help="speed figures (engines/benchmark.py's protocol: warm-up, interleaved, repeats)")
     _add_common(b)
     b.add_argument("--checkpoint", default=None)
+    b.add_argument("--repeats", type=int, default=5, help="timed rounds per method (min and median reported)")
+    b.add_argument("--quick", action="store_true", help="skip the large-scale parts (DESM's 1M-passage collection)")
 
     d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
     d.add_argument("dataset", choices=["mnist", "fashion", "speech8k", "sentences", "documents", "glyphs"])
@@ -342,7 +344,21 @@ def cmd_bench(args) -> None:
         engine = cls.from_checkpoint(resource_path(next(iter(cls.shipped))), args.device)
     else:
         engine = cls(device=args.device)
-    _emit(engine.bench(), args.json)
+    import inspect
+
+    from engines.benchmark import pin_threads
+
+    if args.repeats < 1:
+        raise UsageError("--repeats must be at least 1")
+    before = torch.get_num_threads()
+    info = pin_threads(args.threads or 1)  # one thread unless --threads says otherwise, reported with the figures
+    accepted = inspect.signature(engine.bench).parameters
+    kwargs = {k: v for k, v in (("repeats", args.repeats), ("quick", args.quick)) if k in accepted}
+    try:
+        figures = engine.bench(**kwargs)
+    finally:
+        torch.set_num_threads(before)
+    _emit({**figures, **info, "repeats": args.repeats}, args.json)
 
 
 def cmd_build_data(args) -> None:

@@ -10,7 +10,8 @@ sys.path.insert(0, str(ROOT))
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# two pytest-xdist workers share the two cores: one torch thread each (alone, two threads)
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -52,6 +53,34 @@ def flip_a_byte_in_a_tensor(path, out):
     data[off + 30 + name_len + extra_len + info.file_size // 2] ^= 0x10
     out.write_bytes(bytes(data))
     return out
+
+
+def run_cli(root, *args, timeout=300, separate_process=False):
+    """``python -m engines ARGS``: in this process by default (the same ``main`` the console runs, without a
+    2.5 s interpreter and torch start per call), or as a real subprocess."""
+    if separate_process:
+        import subprocess
+
+        return subprocess.run([sys.executable, "-m", "engines", *args], cwd=root, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from engines.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()  # --threads N must not outlive the call (other tests compare float results)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse, and what the interpreter does with SystemExit("message")
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            code = e.code if isinstance(e.code, int) else 1
+        finally:
+            torch.set_num_threads(threads)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def open_main_window(qtbot, tab: str):

@@ -2,19 +2,13 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from engines.data.images import ImageDataError, images_from_idx, read_idx, write_idx
 from engines.resources import ResourceError, load_manifest, resource_path, sha256_file, verify_all
-
-
-def run_cli(root, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "engines", *args], cwd=root, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
 
 
 def test_manifest_entries_are_complete_and_match(root):
@@ -160,5 +154,5 @@ def test_sha256_helper(tmp_path):
 
 
 def test_verify_command(root):
-    proc = run_cli(root, "verify")
+    proc = run_cli(root, "verify", separate_process=True)  # one real process: the console entry end to end
     assert proc.returncode == 0 and "match" in proc.stdout

@@ -111,8 +111,9 @@ def test_search_reports_every_score_and_unknown_words(wiki_index):
 
 
 def test_cli_figures(capsys):
-    assert main(["bench", "desm", "--json"]) == 0
+    assert main(["bench", "desm", "--json", "--quick", "--repeats", "2"]) == 0
     b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert b["n_passages"] >= 10_000 and 0 < b["query_ms_median"] <= b["query_ms_p95"]
+    assert b["n_passages"] >= 10_000 and 0 < b["query_ms_min"] <= b["query_ms_median"] and b["query_ms_p95"] > 0
+    assert b["threads"] == 1 and b["repeats"] == 2 and "large_query_ms_median" not in b  # --quick
     assert main(["train", "desm", "--preset", "nope"]) == 2
     assert "unknown preset 'nope' for desm" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 
 from engines.checkpoint import CheckpointError
 from engines.docnade import DocNadeEngine
@@ -43,7 +44,11 @@ def curve(logdir) -> np.ndarray:
 def test_two_processes_give_the_loss_curve_of_one(root, tmp_path, name, args, rtol_step, rtol_mean):
     runs = {}
     for n in (1, 2):
-        proc = torchrun(root, n, name, *args, "--steps", "20", "--logdir", str(tmp_path / f"log{n}"))
+        run_args = (name, *args, "--steps", "20", "--logdir", str(tmp_path / f"log{n}"))
+        if n == 1:  # the one-process reference in this process (the same sampler path, no launcher start-up)
+            proc = run_cli(root, "train", *run_args, "--json", "--threads", "1")
+        else:
+            proc = torchrun(root, n, *run_args)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out = json.loads(proc.stdout.strip().splitlines()[-1])
         assert out["world_size"] == n and out["steps"] == 20
@@ -124,10 +129,7 @@ def test_cli_resume_under_torchrun_and_a_one_line_refusal(root, tmp_path):
     out = json.loads(again.stdout.strip().splitlines()[-1])
     assert out["steps"] == 20 and out["world_size"] == 2 and out["final_loss"] > 0
     assert len(curve(tmp_path / "b")) == 10  # only steps 11-20 were run
-    bad = subprocess.run(
-        [sys.executable, "-m", "engines", "train", "draw", "--preset", "tiny", "--resume", str(ck)],
-        cwd=root, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    bad = run_cli(root, "train", "draw", "--preset", "tiny", "--resume", str(ck))
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "is for 'docnade', not 'draw'" in bad.stderr
 
 

@@ -296,13 +296,19 @@ def test_screenshot_command_writes_png(tmp_path, root):
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1000, 700)
-    bad = subprocess.run([sys.executable, "main.py", "--tab", "nope", "--screenshot", str(out)], cwd=root,
-                         capture_output=True, text=True, timeout=180)  # fmt: skip
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no tab 'nope'" in bad.stderr
+
+
+def test_screenshot_command_refuses_bad_arguments_in_one_line(tmp_path, capsys, qapp):
+    import main as app_main
+
+    out = tmp_path / "shot.png"
+    assert app_main.main(["--tab", "nope", "--screenshot", str(out)]) == 2  # (the same main, in this process)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no tab 'nope'" in err
     for state in ("[1]", "{not json"):
-        bad = subprocess.run([sys.executable, "main.py", "--state", state, "--screenshot", str(out)], cwd=root,
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert bad.returncode == 2 and bad.stderr == "error: --state must be a JSON object\n"
+        with pytest.raises(SystemExit) as e:
+            app_main.main(["--state", state, "--screenshot", str(out)])
+        assert e.value.code == 2 and capsys.readouterr().err == "error: --state must be a JSON object\n"
 
 
 def test_draw_tab_state_is_plain_data(qtbot):

@@ -2,8 +2,6 @@
 paths against the training forward pass, the engine contract, SA-LSTM and the hierarchical AE."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -281,17 +279,12 @@ def test_cli_eval_checkpoint_and_bad_dataset(small, tmp_path, root):
     engine = trained(small, steps=5)
     path = tmp_path / "s.pt"
     engine.save(path)
-    out = subprocess.run(
-        [sys.executable, "-m", "engines", "eval", "sentences", "--checkpoint", str(path), "--json", "--samples", "1"],
-        cwd=root, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    from conftest import run_cli
+
+    out = run_cli(root, "eval", "sentences", "--checkpoint", str(path), "--json", "--samples", "1")
     assert out.returncode == 0, out.stderr
     m = json.loads(out.stdout)
     assert {"nll", "ppl", "kl", "active_units"} <= set(m)
     missing = str(tmp_path / "none.txt")
-    bad = subprocess.run(
-        [sys.executable, "-m", "engines", "train", "sentences", "--preset", "tiny", "--dataset", missing,
-         "--steps", "1"],
-        cwd=root, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    bad = run_cli(root, "train", "sentences", "--preset", "tiny", "--dataset", missing, "--steps", "1")
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error:") and len(bad.stderr.strip().splitlines()) == 1

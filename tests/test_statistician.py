@@ -1,12 +1,11 @@
 """The Neural Statistician engine: glyph data, sets, few-shot episodes, the baseline, saved sets, the CLI."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 
 from engines.data.glyphs import load_glyphs
 from engines.statistician import StatisticianEngine
@@ -149,11 +148,6 @@ def test_synthetic_sets_and_family_accuracy():
     assert x.shape == (6, 200, 1) and set(fam) <= {0, 1, 2, 3}
     m = engine.evaluate(SyntheticSets(), n_sets=32)
     assert np.isfinite(m["loss"]) and 0 <= m["family_acc"] <= 1
-
-
-def run_cli(root, *args):
-    return subprocess.run([sys.executable, "-m", "engines", *args], cwd=root, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
 
 
 def test_cli_bench_and_train(root, tmp_path):

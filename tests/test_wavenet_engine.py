@@ -2,8 +2,6 @@
 
 import json
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -241,8 +239,9 @@ def test_cli_bench_and_eval_on_a_checkpoint(tmp_path, root):
     for i in range(6):
         x = 0.2 * np.sin(2 * np.pi * (100 + 30 * i) * np.arange(4000) / 8000).astype(np.float32)
         write_wav(tmp_path / "wavs" / f"{i}.wav", x, 8000)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engines", *a], cwd=root, capture_output=True, text=True,
-                                    timeout=300)  # fmt: skip
+    from conftest import run_cli
+
+    run = lambda *a: run_cli(root, *a)  # noqa: E731
     r = run("bench", "wavenet", "--checkpoint", str(tmp_path / "tiny.pt"), "--json")
     assert r.returncode == 0, r.stderr
     b = json.loads(r.stdout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -156,29 +155,35 @@ class DrawEngine(Engine):
         yield from _with_ink(frames)
 
     # -- speed --------------------------------------------------------------------------------------
-    def bench(self, train_seconds: float = 3.0, batch_size: int = 64) -> dict[str, float]:
-        """``ms_per_glimpse_16``: one glimpse of 16 prior samples (median of 7 runs);
-        ``train_images_per_s``: optimiser steps on random binary images for ``train_seconds``."""
-        times = []
-        for i in range(7):
-            t0 = time.perf_counter()
-            for _ in self.sample(n=16, seed=i):
-                pass
-            times.append((time.perf_counter() - t0) / self.config.glimpses * 1000)
+    def bench(self, repeats: int = 5, batch_size: int = 64) -> dict[str, float]:
+        """By the benchmark protocol (engines/benchmark.py; threads pinned by the caller, one by default):
+        ``ms_per_glimpse_16``, one glimpse of 16 prior samples (a whole sample of T glimpses, divided by T;
+        median of ``repeats``), and ``train_images_per_s``, optimiser steps on random binary images, each per
+        wall second and per CPU second."""
+        from engines.benchmark import measure
+
+        T = self.config.glimpses
         bench_engine = DrawEngine(replace(self.config), device=self.device)
         opt = torch.optim.Adam(bench_engine.model.parameters(), lr=1e-4)
         x = (torch.rand(batch_size, self.config.height, self.config.width, device=self.device) < 0.2).float()
-        bench_engine.train_step(x, opt)  # warm-up
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < train_seconds:
+
+        def sample_16() -> int:
+            for _ in self.sample(n=16, seed=0):
+                pass
+            return T  # glimpses
+
+        def train_step() -> int:
             bench_engine.train_step(x, opt)
-            steps += 1
-        elapsed = time.perf_counter() - t0
+            return batch_size  # images
+
+        m = measure({"sample_16": sample_16, "train_step": train_step}, repeats=repeats)
         return {
-            "ms_per_glimpse_16": float(np.median(times)),
-            "train_images_per_s": steps * batch_size / elapsed,
-            "glimpses": self.config.glimpses,
+            "ms_per_glimpse_16": round(m["sample_16_wall_ms_median"] / T, 3),
+            "ms_per_glimpse_16_min": round(m["sample_16_wall_ms_min"] / T, 3),
+            "cpu_ms_per_glimpse_16": round(m["sample_16_cpu_ms_median"] / T, 3),
+            "train_images_per_s": m["train_step_per_s"],
+            "train_images_per_cpu_s": m["train_step_per_cpu_s"],
+            "glimpses": T,
             "batch_size": batch_size,
-            "threads": torch.get_num_threads(),
             "device": str(self.device),
         }

@@ -311,54 +311,64 @@ class WaveNetEngine(Engine):
         yield from self.sample(len(audio) / self.config.sample_rate, voice, temperature, seed, frames, chunk)
 
     # -- speed --------------------------------------------------------------------------------------
-    def bench(self, seconds: float = 1.0) -> dict[str, float]:
-        """Samples per second and real-time factor (seconds of audio made per second of compute; above
-        1 is faster than real time) on one CPU thread, for the naive method, the torch cached step and
-        the fused kernel (batch 1, voice 0; batch 4: voices 0-3, rate counted over all four streams), without
-        mel frames."""
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+    def bench(self, seconds: float = 1.0, repeats: int = 5) -> dict[str, float]:
+        """Generation speed by the benchmark protocol (engines/benchmark.py: warm-up, the methods interleaved,
+        ``repeats`` rounds, median and min, CPU time beside wall time, on the threads the caller pinned): the
+        naive method (the receptive field recomputed per sample), the torch cached step, the fused kernel at
+        batch 1 and batch 4 (voices 0-3, counted over all four streams), and the fused kernel of a real 16 kHz
+        configuration (this architecture at 16,000 samples/s, its own weights: speed does not depend on them).
+        ``samples_per_s_*`` per wall second, ``samples_per_cpu_s_*`` per CPU second; ``rtf_*`` is seconds of
+        audio per second of wall time (above 1: faster than real time)."""
+        from engines.benchmark import measure
+
         cfg = self.config
         rate = cfg.sample_rate
         cpu = WaveNetEngine(replace(cfg), device="cpu")
         cpu.model.load_state_dict(self.model.state_dict())
         model = cpu.model.eval()
         voice = torch.tensor([0]) if cfg.n_speakers else None
-        out: dict[str, float] = {"sample_rate": rate}
-        try:
+        n_naive, n_torch, n_fused = 100, 1000, int(seconds * rate)
+
+        def naive() -> int:
             with torch.no_grad():
-                n_naive = 200
-                t0 = time.perf_counter()
                 model.generate_naive(n_naive, speaker=voice)
-                out["samples_per_s_naive"] = n_naive / (time.perf_counter() - t0)
-                n_torch = 1000
-                t0 = time.perf_counter()
+            return n_naive
+
+        def torch_cached() -> int:
+            with torch.no_grad():
                 for _ in model.generate(n_torch, speaker=voice, chunk=n_torch):
                     pass
-                out["samples_per_s_torch_cached"] = n_torch / (time.perf_counter() - t0)
-            if HAVE_NUMBA:
-                for batch, key in ((1, "fused"), (4, "fused_batch4")):
-                    voices = None if voice is None else torch.arange(batch) % cfg.n_speakers  # batch 4: four voices
-                    g = FusedGenerator(model, batch, speaker=voices)
-                    g.run(200)  # compile (cached on disk after the first run) and warm up
-                    n = int(seconds * rate)
-                    best = 0.0
-                    for _ in range(3):
-                        t0 = time.perf_counter()
-                        g.run(n)
-                        best = max(best, n * batch / (time.perf_counter() - t0))
-                    out[f"samples_per_s_{key}"] = best
-        finally:
-            torch.set_num_threads(threads)
-        for key in ("naive", "torch_cached", "fused", "fused_batch4"):
-            if f"samples_per_s_{key}" in out:
-                out[f"rtf_{key}"] = out[f"samples_per_s_{key}"] / rate
-        if "samples_per_s_fused" in out:
-            out["rtf_fused_16k"] = out["samples_per_s_fused"] / 16000
-            out["fused_vs_torch_cached"] = out["samples_per_s_fused"] / out["samples_per_s_torch_cached"]
+            return n_torch
+
+        methods = {"naive": naive, "torch_cached": torch_cached}
+        batch_of: dict[str, int] = {}
+        if HAVE_NUMBA:
+            hi = WaveNetEngine(replace(cfg, sample_rate=16000, hop=cfg.hop * 2), device="cpu")
+            for key, m, batch in (("fused", model, 1), ("fused_batch4", model, 4), ("fused_16k", hi.model.eval(), 1)):
+                voices = None if voice is None else torch.arange(batch) % cfg.n_speakers  # batch 4: four voices
+                g = FusedGenerator(m, batch, speaker=voices)
+                g.run(200)  # compile (cached on disk after the first run)
+                n = n_fused * (2 if key == "fused_16k" else 1)
+                methods[key] = lambda g=g, n=n, batch=batch: (g.run(n), n * batch)[1]
+                batch_of[key] = batch
+        figures = measure(methods, repeats=repeats)
+        out: dict[str, float] = {"sample_rate": rate}
+        for key in methods:
+            out[f"samples_per_s_{key}"] = figures[f"{key}_per_s"]
+            out[f"samples_per_cpu_s_{key}"] = figures[f"{key}_per_cpu_s"]
+            out[f"{key}_wall_ms_min"] = figures[f"{key}_wall_ms_min"]
+            out[f"{key}_wall_ms_median"] = figures[f"{key}_wall_ms_median"]
+            out[f"rtf_{key}"] = round(figures[f"{key}_per_s"] / (16000 if key == "fused_16k" else rate), 3)
+        if "fused" in methods:
+            out["fused_vs_torch_cached"] = round(out["samples_per_s_fused"] / out["samples_per_s_torch_cached"], 1)
+            out["fused_vs_torch_cached_per_cpu_s"] = round(
+                out["samples_per_cpu_s_fused"] / out["samples_per_cpu_s_torch_cached"], 1
+            )
+            out["batch4_vs_batch1_per_sample"] = round(
+                out["samples_per_cpu_s_fused_batch4"] / out["samples_per_cpu_s_fused"], 2
+            )
         out.update({"receptive_field": cfg.receptive_field, "receptive_field_ms": 1000 * cfg.receptive_field / rate,
-                    "layers": len(cfg.dilations), "threads": 1,
-                    "parameters": self.num_parameters()})  # fmt: skip
+                    "layers": len(cfg.dilations), "parameters": self.num_parameters()})  # fmt: skip
         return out
 
 
