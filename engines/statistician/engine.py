@@ -4,7 +4,6 @@ pixel-space nearest-neighbour baseline in ``eval statistician``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -304,24 +303,22 @@ class StatisticianEngine(Engine):
 
     # -- speed --------------------------------------------------------------------------------------
     def bench(self, repeats: int = 30) -> dict[str, float]:
-        """Median milliseconds to summarise a set of 5 and to generate 16 samples from its context."""
+        """By the benchmark protocol (engines/benchmark.py): milliseconds to summarise a set of 5 and to
+        generate 16 samples from its context, median (and min, and CPU time) of ``repeats`` interleaved rounds."""
+        from engines.benchmark import measure
+
         rng = np.random.default_rng(0)
         shape = self.image_shape
         items = (rng.random((5, *shape)) < 0.2).astype(np.uint8) * 255 if shape else (
             rng.normal(size=(5, self.config.x_dim)).astype(np.float32))  # fmt: skip
-        t_ctx, t_gen = [], []
-        for i in range(repeats + 2):
-            t0 = time.perf_counter()
-            mu, _ = self.context(items)
-            t1 = time.perf_counter()
-            self.generate(mu, 16, seed=i)
-            t2 = time.perf_counter()
-            if i >= 2:  # warm-up
-                t_ctx.append((t1 - t0) * 1000)
-                t_gen.append((t2 - t1) * 1000)
+        mu, _ = self.context(items)
+        methods = {"summarise": lambda: (self.context(items), 1)[1],
+                   "generate": lambda: (self.generate(mu, 16, seed=0), 16)[1]}  # fmt: skip
+        m = measure(methods, repeats=repeats, warmup=2)
         return {
-            "summarise_set_of_5_ms": round(float(np.median(t_ctx)), 3),
-            "generate_16_ms": round(float(np.median(t_gen)), 3),
-            "threads": torch.get_num_threads(),
+            "summarise_set_of_5_ms": m["summarise_wall_ms_median"],
+            "summarise_set_of_5_cpu_ms": m["summarise_cpu_ms_median"],
+            "generate_16_ms": m["generate_wall_ms_median"],
+            "generate_16_cpu_ms": m["generate_cpu_ms_median"],
             "device": str(self.device),
         }
