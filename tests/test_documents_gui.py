@@ -95,6 +95,10 @@ def test_docnade_scores_a_document_word_by_word(docnade, qtbot):
     heights = tab.bars.opts["height"]
     assert np.allclose(heights, s.log_probs)
     assert tab.topics_table.rowCount() == tab.engine().config.hidden
+    npmi = [float(tab.topics_table.item(r, 1).text()) for r in range(tab.topics_table.rowCount())]
+    assert npmi == sorted(npmi, reverse=True) and all(-1 <= v <= 1 for v in npmi)  # most coherent unit first
+    units = {int(tab.topics_table.item(r, 0).text()) for r in range(tab.topics_table.rowCount())}
+    assert units == set(range(tab.engine().config.hidden))
     assert tab.near_table.rowCount() == 15
     cos = [float(tab.near_table.item(r, 0).text()) for r in range(15)]
     assert cos == sorted(cos, reverse=True)

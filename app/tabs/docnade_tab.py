@@ -86,7 +86,8 @@ class DocNadeTab(ModelTab):
         super().__init__(parent)
         self.st = DocNadeTabState()
         self.score: DocScore | None = None
-        self._doc_vectors: dict[str, np.ndarray] = {}
+        self._doc_vectors: dict[str, tuple] = {}
+        self._coherence: dict[str, list[float]] = {}  # per model: each hidden unit's NPMI coherence
         self._corpus: documents.DocumentCorpus | None = None
         self._build()
 
@@ -129,11 +130,11 @@ class DocNadeTab(ModelTab):
         heat.addWidget(self.logp_plot)
         heat.setSizes([260, 240])
         self.views.addTab(heat, "Word heat-map")
-        self.topics_table = QTableWidget(0, 2)
-        self.topics_table.setHorizontalHeaderLabels(("unit", "words it favours"))
+        self.topics_table = QTableWidget(0, 3)
+        self.topics_table.setHorizontalHeaderLabels(("unit", "NPMI", "words it favours (ordered by NPMI coherence)"))
         self.topics_table.verticalHeader().setVisible(False)
         self.topics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.topics_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.topics_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.views.addTab(self.topics_table, "Topics (hidden units)")
         near = QWidget()
         lay = QVBoxLayout(near)
@@ -193,18 +194,26 @@ class DocNadeTab(ModelTab):
     def _work(self, engine: DocNadeEngine, text: str, key: str):
         """Worker: the document's score, topics, and nearest shipped passages."""
         score = engine.score_text(text)
-        if key not in self._doc_vectors:
-            train_ids = self.corpus().subset(split="train")
+        cached = self._doc_vectors.get(key)  # (read here; written on the GUI thread, in _show)
+        train_ids = self.corpus().subset(split="train")
+        if cached is None:
             docs = [engine.encode_words(self.corpus().content_words(self.corpus().passages[i].text)) for i in train_ids]
             vecs = engine.document_vectors(docs)
-            self._doc_vectors[key] = (np.asarray(train_ids), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
-        ids, vecs = self._doc_vectors[key]
+            cached = (np.asarray(train_ids), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+        ids, vecs = cached
+        topics = engine.topics(12)
+        coherence = self._coherence.get(key)
+        if coherence is None:  # NPMI of each unit's top 10 words over the training passages (gensim's c_npmi)
+            from engines.docnade.experiments import npmi_coherence
+
+            texts = [self.corpus().content_words(self.corpus().passages[i].text) for i in train_ids]
+            coherence = npmi_coherence(topics, texts)
         near: list[tuple[float, int]] = []
         if score.words:
             d = engine.document_vectors([engine.encode_words(score.words)])[0]
             sims = vecs @ (d / max(np.linalg.norm(d), 1e-8))
             near = [(float(sims[j]), int(ids[j])) for j in np.argsort(-sims)[:15]]
-        return score, engine.topics(12), near
+        return score, topics, near, (key, cached, coherence)
 
     def run_score(self) -> None:
         try:
@@ -233,7 +242,8 @@ class DocNadeTab(ModelTab):
         )
 
     def _show(self, result) -> None:
-        score, topics, near = result
+        score, topics, near, (key, doc_vectors, coherence) = result
+        self._doc_vectors[key], self._coherence[key] = doc_vectors, coherence  # the caches: on the GUI thread
         self.score = score
         if not score.words:
             self.ppl_label.setText("<b>No word of this document is in the model's vocabulary.</b>")
@@ -256,9 +266,13 @@ class DocNadeTab(ModelTab):
             ticks = [(i, w) for i, w in enumerate(score.words) if i % every == 0]
             self.logp_plot.getAxis("bottom").setTicks([ticks, []])
         self.topics_table.setRowCount(len(topics))
-        for j, ws in enumerate(topics):
-            self.topics_table.setItem(j, 0, QTableWidgetItem(str(j)))
-            self.topics_table.setItem(j, 1, QTableWidgetItem(", ".join(ws)))
+        order = np.argsort(-np.asarray(coherence), kind="stable")  # the most coherent units first
+        for r, j in enumerate(order):
+            self.topics_table.setItem(r, 0, QTableWidgetItem(str(int(j))))
+            npmi = QTableWidgetItem(f"{coherence[j]:+.3f}")
+            npmi.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.topics_table.setItem(r, 1, npmi)
+            self.topics_table.setItem(r, 2, QTableWidgetItem(", ".join(topics[j])))
         self.near_table.setRowCount(len(near))
         for r, (sim, i) in enumerate(near):
             p = self.corpus().passages[i]

@@ -6,6 +6,10 @@ documents with the same vocabulary and as many topics as DocNADE has hidden unit
 each test document's variational bound (ELBO ≤ log p(v), topics at their posterior mean), so LDA's
 figure is an upper bound on its true perplexity; DocNADE's is exact for the reading order of the
 words (the paper's estimate).
+
+Topic coherence (Lau et al. 2014): the mean NPMI of each topic's top 10 words, by gensim's
+``CoherenceModel`` (``c_npmi``, its boolean sliding window of 10 words) with the training passages as the
+reference corpus; DocNADE's "topics" are its hidden units' largest weights, LDA's its topics, as many of each.
 """
 
 from __future__ import annotations
@@ -34,6 +38,22 @@ def precision_at_recall(query_vecs, query_labels, db_vecs, db_labels, levels=REC
             k = int(np.searchsorted(hits, max(1, int(np.ceil(lv * total)))))  # 0-based rank reaching recall lv
             out[f"p@r{lv:g}"] += hits[k] / (k + 1)
     return {k: round(v / len(q), 4) for k, v in out.items()}
+
+
+def npmi_coherence(topics: list[list[str]], texts: list[list[str]], topn: int = 10) -> list[float]:
+    """NPMI coherence of each topic's first ``topn`` words over the reference ``texts`` (gensim's c_npmi)."""
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    dictionary = Dictionary(texts)
+    known = [[w for w in t if w in dictionary.token2id][:topn] for t in topics]
+    cm = CoherenceModel(topics=known, texts=texts, dictionary=dictionary, coherence="c_npmi", topn=topn,
+                        processes=1)  # fmt: skip
+    return [float(c) for c in cm.get_coherence_per_topic()]
+
+
+def lda_topic_words(lda, n: int = 10) -> list[list[str]]:
+    return [[w for w, _ in lda.show_topic(j, topn=n)] for j in range(lda.num_topics)]
 
 
 def train_lda(engine: DocNadeEngine, train, topics: int, passes: int = 20, seed: int = 0):
@@ -97,6 +117,9 @@ def evaluate_all(lda_passes: int = 20) -> dict[str, Any]:
     lda, dictionary = train_lda(base, train, topics=base.config.hidden, passes=lda_passes)
     out["ppl_lda"] = round(lda_perplexity(lda, dictionary, base, test_docs), 2)
     out["lda_topics"] = base.config.hidden
+    texts = [list(w) for w in train.words]  # the training passages' content words: the reference corpus
+    out["coherence_docnade"] = round(float(np.mean(npmi_coherence(base.topics(10), texts))), 4)
+    out["coherence_lda"] = round(float(np.mean(npmi_coherence(lda_topic_words(lda), texts))), 4)
     # retrieval: newsgroup test posts query the newsgroup training posts
     tr_docs = [base.encode(train)[i] for i in news["train"]]
     te_docs = [base.encode(test)[i] for i in news["test"]]
