@@ -294,8 +294,8 @@ def shipped_lessons() -> dict[str, Lesson]:
               "homotopy decodes to the same sentence (the tab flags the collapse)."),
         slide("sentences", {"model": "sentences-lstm-vae-annealed", "action": "interpolate"}, "With KL annealing",
               "Bowman et al.: the KL term's weight $\\beta$ rises from 0 to 1 over training, and "
-              "word dropout weakens the "
-              "decoder. Now z carries nats and the homotopy moves from sentence A to B through grammatical steps."),
+              "word dropout weakens the decoder. Now z carries nats and the homotopy moves from sentence A to B "
+              "through grammatical steps."),
         slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate"}, "CNN decoder, small context",
               "Yang et al.: a dilated CNN decoder that sees only a few previous words cannot model the sentence on "
               "its own, so it uses z: more KL, smoother interpolations."),
@@ -310,8 +310,8 @@ def shipped_lessons() -> dict[str, Lesson]:
         slide("wavenet", {"mode": "generate", "voice": 0, "seconds": 2.0, "seed": 1, "stream": False},
               "Generating speech",
               "Each sample $x_t$ is drawn from a 256-way softmax over μ-law levels, $p(x_t \\mid "
-              "x_{<t})$, computed by a stack "
-              "of causal convolutions whose dilation doubles each layer: the lit bands are the receptive field.",
+              "x_{<t})$, computed by a stack of causal convolutions whose dilation doubles each layer: the lit "
+              "bands are the receptive field.",
               about=True, media="wav"),
         slide("wavenet", {"mode": "generate", "voice": 5, "seconds": 2.0, "seed": 1, "stream": False}, "Music",
               "The same network, another global condition (the voice embedding): music."),
@@ -332,8 +332,8 @@ def shipped_lessons() -> dict[str, Lesson]:
     statistician = Lesson("What a statistic network summarises", [
         slide("statistician", shown, "Sets and their contexts",
               "$q(c \\mid D)$: encode each item, average, map to a Gaussian. New items come from "
-              "$p(x \\mid z, c)$; the query "
-              "joins the set whose context posterior is nearest in KL (Section 5.3).", about=True),
+              "$p(x \\mid z, c)$; the query joins the set whose context posterior is nearest in KL (Section "
+              "5.3).", about=True),
         slide("statistician", {**shown, "view": 1}, "The map of contexts",
               "Context means of sets of five held-out characters, on two principal axes, coloured by script."),
         slide("statistician", {**shown, "view": 1, "map_source": "Synthetic 1-D sets (the paper's figure)"},
@@ -348,8 +348,7 @@ def shipped_lessons() -> dict[str, Lesson]:
         slide("docnade", {"model": "docnade-wiki", "view": 0}, "Every word given the words before it",
               "DocNADE reads a document's words in some order and predicts each from those before it: "
               "$h_i = g(c + \\sum_{k<i} W_{:,v_k})$, $p(v_i \\mid v_{<i})$ by a tree softmax. Orange "
-              "words surprised the "
-              "model.",
+              "words surprised the model.",
               about=True),
         slide("docnade", {"model": "docnade-wiki", "view": 1}, "Topics",
               "Each hidden unit's largest weights $W_{v,j}$: the words it stands for. No topic model was asked for."),
@@ -363,8 +362,7 @@ def shipped_lessons() -> dict[str, Lesson]:
               "$\\cos(q_{IN}, \\bar{D}_{OUT})$, takes over and the list re-sorts.", about=True),
         slide("desm", {"query": "Alabama climate", "alpha": -1.0}, "The tuned mixture",
               "$\\alpha$ tuned on the validation queries: the mixture $\\alpha\\,\\mathrm{DESM} + "
-              "(1-\\alpha)\\,\\mathrm{BM25}$ "
-              "beats BM25 at NDCG@1, 3 and 10 (README)."),
+              "(1-\\alpha)\\,\\mathrm{BM25}$ beats BM25 at NDCG@1, 3 and 10 (README)."),
         slide("desm", {"query": "Alabama climate", "term": "climate"}, "IN-IN against IN-OUT",
               "A word's IN-IN neighbours are words like it (typical); IN-OUT neighbours are words found with it "
               "(topical): the distinction DESM rests on."),

@@ -5,6 +5,7 @@ at 2x with their GIF/MP4/WAV, a PDF handout)."""
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -214,28 +215,23 @@ class LessonPlayer(QObject):
             return render_2x(self.window, scale)
         return render_2x(views[0].page, scale)
 
+    @contextmanager
     def _presenting_at(self, size: tuple[int, int] | None):
-        """A context: the window in presentation view at ``size`` (slides are that view), restored after."""
-        from contextlib import contextmanager
-
+        """The window in presentation view at ``size`` (slides are that view), restored after."""
         from PySide6.QtWidgets import QApplication
 
-        @contextmanager
-        def presenting():
-            window = self.window
-            was, old_size = window.presenting, window.size()
-            if size is not None and (window.width(), window.height()) != tuple(size):
-                window.resize(*size)
-            window.set_presentation(True, full_screen=False)
-            QApplication.processEvents()
-            try:
-                yield
-            finally:
-                if not was:
-                    window.set_presentation(False)
-                    window.resize(old_size)
-
-        return presenting()
+        window = self.window
+        was, old_size = window.presenting, window.size()
+        if size is not None and (window.width(), window.height()) != tuple(size):
+            window.resize(*size)
+        window.set_presentation(True, full_screen=False)
+        QApplication.processEvents()
+        try:
+            yield
+        finally:
+            if not was:
+                window.set_presentation(False)
+                window.resize(old_size)
 
     def export_slides(self, folder: str | Path, scale: float = 2.0, size: tuple[int, int] | None = (1920, 1080)):
         """One PNG per slide (``slide-01.png``, ...): the slide's presentation view (its title, the figure in a

@@ -22,8 +22,7 @@ def _render(expr: str, points: float) -> bytes:
     from matplotlib.font_manager import FontProperties
 
     buf = io.BytesIO()
-    mathtext.math_to_image(f"${expr}$", buf, prop=FontProperties(size=points), dpi=72 * OVERSAMPLE * 96 / 72,
-                           format="png")  # fmt: skip
+    mathtext.math_to_image(f"${expr}$", buf, prop=FontProperties(size=points), dpi=96 * OVERSAMPLE, format="png")
     return buf.getvalue()
 
 

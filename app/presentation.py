@@ -25,6 +25,13 @@ OKABE_ITO = {
     "reddish purple": QColor(204, 121, 167),
 }
 
+
+def okabe_rgb(name: str) -> tuple[int, int, int]:
+    """An Okabe-Ito colour as (r, g, b), for the APIs that take tuples (pyqtgraph pens, HTML)."""
+    c = OKABE_ITO[name]
+    return c.red(), c.green(), c.blue()
+
+
 SLIDE_RATIO = 16 / 9
 BODY_PT_AT_1080 = 24.0  # body type of the presentation view at 1920 x 1080 (a projector's back row)
 TITLE_FACTOR = 1.6

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.presentation import okabe_rgb
 from app.widgets import add_and_select, ask_path_from_combo
 from app.worker import Worker
 from engines.checkpoint import CheckpointError
@@ -40,10 +41,10 @@ from engines.registry import ENGINES
 from engines.resources import ResourceError, resource_path
 from engines.train import TrainConfig, Trainer, TrainEvent
 
-# Okabe-Ito: black, blue, vermillion, bluish green, reddish purple (colour-blind safe, named in the legends)
-CURVE_COLORS = {"loss": (0, 0, 0), "recon": (0, 114, 178), "kl": (213, 94, 0), "kl_z": (213, 94, 0),
-                "kl_c": (0, 158, 115)}  # fmt: skip
-OTHER_COLORS = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167)]
+# Okabe-Ito (colour-blind safe, named in the legends)
+CURVE_COLORS = {"loss": okabe_rgb("black"), "recon": okabe_rgb("blue"), "kl": okabe_rgb("vermillion"),
+                "kl_z": okabe_rgb("vermillion"), "kl_c": okabe_rgb("bluish green")}  # fmt: skip
+OTHER_COLORS = [okabe_rgb(n) for n in ("blue", "vermillion", "bluish green", "reddish purple")]
 VECTOR_AXES = {"kl_per_step": "glimpse t"}  # what a per-step vector's position counts
 SMOOTHING = 0.9  # the exponential moving average of "Smooth curves"
 
@@ -448,9 +449,7 @@ class TrainingPanel(QWidget):
             self.valid_history = []
             self.loss_plot.setTitle(f"Run log {Path(logdir).name}")
             terms = None
-        for key, curve in self.curves.items():
-            (self.kl_plot if is_kl_term(key) else self.loss_plot).removeItem(curve)
-        self.curves = {}
+        self._clear_curves()
         self.valid_curve.setData([], [])
         self._draw_history(terms)
         steps = max((p[-1][0] for p in self.history.values() if p), default=0)
@@ -478,9 +477,7 @@ class TrainingPanel(QWidget):
     def _reset_run_views(self) -> None:
         """Forget the previous run's points and curves (the title names the new run's engine's unit)."""
         self.history, self.valid_history, self.last_vector = {}, [], []
-        for key, curve in self.curves.items():
-            (self.kl_plot if is_kl_term(key) else self.loss_plot).removeItem(curve)
-        self.curves = {}
+        self._clear_curves()
         for curve in self.sched_curves.values():
             self.sched_plot.removeItem(curve)
         self.sched_curves = {}
@@ -488,10 +485,18 @@ class TrainingPanel(QWidget):
         if self.engine is not None:
             self.valid_curve.opts["name"] = f"validation {self.engine.selection_metric}"
 
+    def _plot_of(self, key: str) -> pg.PlotWidget:
+        return self.kl_plot if is_kl_term(key) else self.loss_plot
+
+    def _clear_curves(self) -> None:
+        for key, curve in self.curves.items():
+            self._plot_of(key).removeItem(curve)
+        self.curves = {}
+
     def _curve(self, key: str) -> pg.PlotDataItem:
         if key not in self.curves:
             color = CURVE_COLORS.get(key) or OTHER_COLORS[len(self.curves) % len(OTHER_COLORS)]
-            plot = self.kl_plot if is_kl_term(key) else self.loss_plot
+            plot = self._plot_of(key)
             style = Qt.PenStyle.DashLine if key == "loss" else Qt.PenStyle.SolidLine  # loss ≈ recon: dashes show both
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(color, width=2, style=style), name=key)
             self.curves[key].setZValue(5 if key == "loss" else 0)
@@ -609,7 +614,7 @@ class TrainingPanel(QWidget):
             if pts:
                 if key not in self.sched_curves:
                     self.sched_curves[key] = self.sched_plot.plot(
-                        [], [], pen=pg.mkPen((204, 121, 167), width=2.5), name=f"{key} (this run)"
+                        [], [], pen=pg.mkPen(okabe_rgb("reddish purple"), width=2.5), name=f"{key} (this run)"
                     )
                 xs, ys = zip(*pts)
                 self.sched_curves[key].setData(np.array(xs), np.array(ys))

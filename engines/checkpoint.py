@@ -32,6 +32,10 @@ import torch
 FORMAT = "genplay-checkpoint"
 VERSION = 1
 log = logging.getLogger(__name__)
+# files whose payload checksum was verified, by (path, size, mtime): loading one checkpoint reads it more than once
+# (from_checkpoint, then load; a resumed run three times), and the checksum need not be recomputed each time
+# (as resources.py's sha256 cache: a file rewritten takes a new mtime)
+_verified: dict[tuple[str, int, int], str] = {}
 
 
 class CheckpointError(ValueError):
@@ -142,6 +146,8 @@ def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    st = path.stat()
+    file_key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses anyway
             warnings.simplefilter("ignore")
@@ -167,9 +173,11 @@ def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     stored = meta.get("payload_sha256")
     if stored is None:
         log.info("%s has no payload checksum (saved by an older version): loaded unchecked", path.name)
-    elif stored != payload_sha256(payload["config"], payload["state_dict"]):
-        raise CheckpointError(
-            f"{path.name}: its weights or config do not match the checksum saved with them (the file was altered or "
-            "damaged)"
-        )
+    elif _verified.get(file_key) != stored:
+        if stored != payload_sha256(payload["config"], payload["state_dict"]):
+            raise CheckpointError(
+                f"{path.name}: its weights or config do not match the checksum saved with them (the file was altered "
+                "or damaged)"
+            )
+        _verified[file_key] = stored
     return payload

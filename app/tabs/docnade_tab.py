@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.presentation import okabe_rgb
 from app.tabs.base import ModelTab
 from app.widgets import scale_plot_fonts
 from engines.data import documents
@@ -43,7 +44,7 @@ class DocNadeTabState:
 
 
 LOGP_LOW, LOGP_HIGH = -11.0, -3.0  # the colour scale's ends (nats)
-IMPROBABLE, PROBABLE = (230, 159, 0), (86, 180, 233)  # Okabe-Ito orange and sky blue: safe for colour-blind eyes
+IMPROBABLE, PROBABLE = okabe_rgb("orange"), okabe_rgb("sky blue")  # Okabe-Ito: safe for colour-blind eyes
 
 
 def _rgb(logp: float, lo: float = LOGP_LOW, hi: float = LOGP_HIGH) -> tuple[int, int, int]:

@@ -148,7 +148,6 @@ class SearchTab(ModelTab):
         lay.addWidget(self.nearest_title)
         lay.addWidget(self.nearest_table)
         self.nearest_title.setWordWrap(True)
-        self.side = side
         split.addWidget(side)  # under the passage: the four columns get the table's width
         split.setSizes([320, 200, 160])
         self._sync_alpha_label()

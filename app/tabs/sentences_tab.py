@@ -421,10 +421,10 @@ class SentencesTab(ModelTab):
                 label = ("greedy", "beam")[i]
             else:
                 label = str(i + 1)
-            item = QListWidgetItem(f"{label:>6}   {t}", self.result_list)
             typed = {"A": self.st.a, "B": self.st.b}.get(label) if action == "interpolate" else None
-            if typed:  # the sentence as typed beside what the model decoded from its mean
-                item.setText(f"{label:>6}   {t}\n{'':>6}   (typed: “{typed}”)")
+            extra = f"\n{'':>6}   (typed: “{typed}”)" if typed else ""  # as typed, under what was decoded from it
+            item = QListWidgetItem(f"{label:>6}   {t}{extra}", self.result_list)
+            if typed:
                 item.setToolTip(f"typed: {typed}\ndecoded from the posterior mean: {t}")
         for item in self.path_labels:
             self.map_plot.removeItem(item)

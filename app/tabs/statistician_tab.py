@@ -35,11 +35,13 @@ from PySide6.QtWidgets import (
 
 from app.canvas import ImageGrid, gray_qimage
 from app.imageio import IMAGE_SUFFIXES, image_to_array
+from app.presentation import OKABE_ITO
 from app.tabs.base import ModelTab
 from app.widgets import scale_plot_fonts
+from engines.figures import pca_2d
 from engines.statistician import StatisticianEngine
 from engines.statistician.data import binarise, decode_images, demo_sets, encode_images, load_sets, save_sets
-from engines.statistician.engine import Classification, SetSamples, pca_2d
+from engines.statistician.engine import Classification, SetSamples
 
 MIME = "application/x-genplay-images"  # k x 28 x 28 uint8 images, dragged from the gallery or a set
 SHIPPED_MODELS = {"statistician-glyphs": "Glyphs (conv encoder, c = 64)"}
@@ -181,7 +183,7 @@ class DropStrip(QWidget):
             p.drawImage(r, gray_qimage(img))
             if i == self._hover_cell:  # the remove mark only on the item under the mouse: off the ink otherwise
                 x = QRectF(r.right() - 11, r.top() + 1, 10, 10)
-                p.setPen(QPen(QColor(213, 94, 0), 2))
+                p.setPen(QPen(OKABE_ITO["vermillion"], 2))
                 p.drawLine(x.topLeft(), x.bottomRight())
                 p.drawLine(x.topRight(), x.bottomLeft())
         p.end()
@@ -777,7 +779,9 @@ class StatisticianTab(ModelTab):
             + (f"{np.sort(cls.kl)[1]:.2f}" if len(cls.kl) > 1 else "—")
             + ")"
         )
-        brushes = [pg.mkBrush("#d55e00" if i == best else "#0072b2") for i in range(len(cls.probs))]  # Okabe-Ito
+        brushes = [
+            pg.mkBrush(OKABE_ITO["vermillion"] if i == best else OKABE_ITO["blue"]) for i in range(len(cls.probs))
+        ]
         self.prob_bars.setOpts(x=np.arange(len(cls.probs)), height=cls.probs, width=0.7, brushes=brushes)
         ax = self.prob_plot.getAxis("bottom")
         ax.setTicks([[(i, n[:14]) for i, n in enumerate(filled)]])

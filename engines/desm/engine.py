@@ -129,8 +129,11 @@ class SearchIndex:
         }
 
     def candidates(self, bm25: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
-        """BM25's top k with a positive score (telescoping); ``order``: BM25's ranking, when already sorted."""
-        top = (np.argsort(-bm25, kind="stable") if order is None else order)[:k]
+        """BM25's top k with a positive score (telescoping); ``order``: BM25's ranking, when already sorted
+        (else :meth:`top_k` finds them without sorting everything)."""
+        if order is None:
+            return self.top_k(bm25, k)
+        top = order[:k]
         return top[bm25[top] > 0]
 
     def mixed(self, s: dict[str, np.ndarray], alpha: float, k: int = DEFAULT_K) -> np.ndarray:
@@ -165,8 +168,8 @@ class SearchIndex:
         return (list(head) + list(order[rest[order]]))[:top]
 
     def top_k(self, bm25: np.ndarray, k: int) -> np.ndarray:
-        """BM25's top ``k`` with a positive score, best first, ties by index: the same passages and order as
-        :meth:`candidates` on a full sort, found in linear time (a partition, then a sort of k)."""
+        """BM25's top ``k`` with a positive score, best first, ties by index (the order of a stable full sort),
+        found in linear time: a partition of the positive scores, then a sort of k."""
         idx = np.flatnonzero(bm25 > 0)  # (partitioning the whole array is slow: most scores are a tied 0)
         if len(idx) > k:
             scores = bm25[idx]
@@ -184,7 +187,7 @@ class SearchIndex:
         known, unknown = self.query_words(query)
         ws = known + unknown
         bm = np.asarray(self.bm25.get_scores(ws), np.float32) if ws else np.zeros(len(self), np.float32)
-        cand = self.top_k(bm, k)
+        cand = self.candidates(bm, k)
         if len(cand) == 0:  # nothing matches a word: the whole-collection path
             s = self.scores(query)
             ranked = self.rank(s, "mixture", alpha, k, top)

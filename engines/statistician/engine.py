@@ -14,7 +14,6 @@ import torch
 from engines.base import Engine
 from engines.data.images import ImageDataError
 from engines.distributed import item_rng
-from engines.figures import pca_2d  # noqa: F401 (the tab imports it from here too)
 from engines.statistician.data import ImageSets, SyntheticSets, binarise
 from engines.statistician.model import NeuralStatistician, StatisticianConfig, gaussian_kl
 from engines.statistician.synthetic import FAMILIES

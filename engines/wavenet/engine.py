@@ -341,7 +341,6 @@ class WaveNetEngine(Engine):
             return n_torch
 
         methods = {"naive": naive, "torch_cached": torch_cached}
-        batch_of: dict[str, int] = {}
         if HAVE_NUMBA:
             hi = WaveNetEngine(replace(cfg, sample_rate=16000, hop=cfg.hop * 2), device="cpu")
             for key, m, batch in (("fused", model, 1), ("fused_batch4", model, 4), ("fused_16k", hi.model.eval(), 1)):
@@ -350,7 +349,6 @@ class WaveNetEngine(Engine):
                 g.run(200)  # compile (cached on disk after the first run)
                 n = n_fused * (2 if key == "fused_16k" else 1)
                 methods[key] = lambda g=g, n=n, batch=batch: (g.run(n), n * batch)[1]
-                batch_of[key] = batch
         figures = measure(methods, repeats=repeats)
         out: dict[str, float] = {"sample_rate": rate}
         for key in methods:
