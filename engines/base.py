@@ -93,6 +93,17 @@ def metrics_to_python(out: dict[str, torch.Tensor]) -> dict[str, Any]:
     return res
 
 
+@dataclasses.dataclass(frozen=True)
+class Shipped:
+    """A checkpoint shipped in resources/: how people see it (the tabs' model lists) and the key of its metrics
+    in ``eval NAME --json``. ``menu=False``: used by a view of its own (SA-LSTM, paragraphs), not offered in the
+    tab's model list."""
+
+    label: str
+    key: str
+    menu: bool = True
+
+
 class Engine(ABC):
     """Base class of every model engine. Subclasses set ``name``, ``config_class`` and implement the
     abstract methods; everything about checkpoints and the optimiser step is shared."""
@@ -102,6 +113,7 @@ class Engine(ABC):
     title: ClassVar[str] = ""
     selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
+    shipped: ClassVar[dict[str, Shipped]] = {}  # resource name → its record; the first is the tab's default
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
     plot_terms: ClassVar[tuple[str, ...] | None] = None  # scalar loss terms the training panel plots (None: all)
     schedule_terms: ClassVar[tuple[str, ...]] = ()  # scalar terms in [0, 1] plotted apart, e.g. a KL weight

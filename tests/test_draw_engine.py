@@ -212,9 +212,9 @@ def test_about_is_the_model_docstring():
 def test_shipped_checkpoints_load():
     from engines.resources import resource_path
 
-    for name, key in DrawEngine.shipped.items():
+    for name, shipped in DrawEngine.shipped.items():
         eng = DrawEngine.from_checkpoint(resource_path(name), device="cpu")
-        assert eng.config.attention == (key == "nll_attention")
+        assert eng.config.attention == (shipped.key == "nll_attention")
         assert Path(resource_path(name)).stat().st_size < 8_000_000
 
 
@@ -253,3 +253,34 @@ def test_cosine_schedule_runs_from_lr_to_a_tenth():
     assert TrainConfig(lr=2e-3).lr_at(77) == 2e-3
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(lr_schedule="warp").lr_at(0)
+
+
+def test_write_motion_clips_boxes_to_the_image_and_measures_centre_steps():
+    from engines.draw.engine import write_motion
+
+    # one sample, 4 glimpses: a 40 px box over the whole image (clipped to 28), then 6 px boxes stepping 3 px right
+    boxes = np.array([[[-6, -6, 34, 34]], [[0, 0, 6, 6]], [[3, 0, 9, 6]], [[6, 0, 12, 6]]], dtype=float)
+    m = write_motion(boxes, 28, 28)
+    assert m["write_box_px_late"] == pytest.approx((6 + 6 + 6) / 3)  # glimpses T/2..T (the 2nd to the 4th of 4)
+    assert m["write_travel_px"] == pytest.approx((math.hypot(11, 11) + 3 + 3) / 3, abs=0.005)  # rounded to 0.01
+    wide = write_motion(np.array([[[-6, -6, 34, 34]]] * 2, dtype=float), 28, 28)
+    assert wide["write_box_px_late"] == 28 and wide["write_travel_px"] == 0
+
+
+def test_write_box0_sets_the_first_write_window_and_learned_canvas_starts_dark(tmp_path):
+    cfg = DrawConfig(glimpses=3, enc_size=16, dec_size=16, z_size=4, read_n=4, write_n=5, write_box0=8.0,
+                     learned_canvas=True)  # fmt: skip
+    eng = DrawEngine(cfg, device="cpu")
+    h = torch.zeros(1, cfg.dec_size)
+    p = attention_params(eng.model.write_attn(h), cfg.write_n, A, B)
+    box = p.boxes()[0]
+    assert float(box[2] - box[0]) == pytest.approx(8.0, rel=1e-5)  # N·δ
+    assert float(p.sigma2[0]) == pytest.approx((8.0 / 5 / 2) ** 2, rel=1e-5)  # σ = δ/2
+    frames = list(eng.sample(n=2, seed=0))
+    assert np.allclose(eng.blank_canvas(), 0.05)
+    # the first glimpse's ink is measured from the dark blank canvas σ(c_0), not from grey
+    assert frames[0].ink == pytest.approx(np.abs(frames[0].canvas - 0.05).sum(axis=(1, 2)), rel=1e-5)
+    path = tmp_path / "c0.pt"
+    eng.save(path)
+    again = DrawEngine.from_checkpoint(path, device="cpu")
+    assert torch.equal(again.model.canvas0, eng.model.canvas0)

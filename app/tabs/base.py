@@ -4,6 +4,7 @@ one current job at a time (a newer request cancels the older one and its late re
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.presentation import CAPTION_FACTOR, SLIDE_RATIO, TITLE_FACTOR, AspectFrame, sized_font, stage_label
+from app.tabs.state import Bind, parse_state, read_control, refusal, write_control
 from app.widgets import add_and_select, ask_path_from_combo, tooltip_follows_text
 from app.worker import Coalescer, Worker
 from engines.checkpoint import CheckpointError
@@ -34,7 +36,6 @@ class ModelTab(QWidget):
     title = "Model"
     engine_name = ""
     engine_class: Any = None  # the Engine subclass this tab shows
-    shipped_models: dict[str, str] = {}
     engine_device: str | None = None  # None: the best available
     error = Signal(str)  # shown by the main window (status bar + message)
     status = Signal(str)
@@ -68,8 +69,7 @@ class ModelTab(QWidget):
         self.about = QTextBrowser(self.splitter)
         self.about.setObjectName("about")
         self.about.setOpenExternalLinks(False)
-        # "~" (as in z ~ N(0, I)) would be Markdown strikethrough: show it as the tilde operator
-        self.about.setMarkdown(self.about_markdown().replace("~", "∼"))
+        self._about_typeset = False  # the equations are typeset when the panel is first shown (about_text)
         self.about.setMinimumWidth(0)  # the splitter may collapse it: a narrow window keeps its figure (F1 hides it)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
@@ -89,12 +89,36 @@ class ModelTab(QWidget):
         self._stage_timer.setInterval(200)
         self._stage_timer.timeout.connect(self.refresh_stage)
 
+    @property
+    def shipped_models(self) -> dict[str, str]:
+        """The engine's shipped checkpoints this tab offers: resource name → label (the engine declares them)."""
+        shipped = self.engine_class.shipped if self.engine_class is not None else {}
+        return {name: s.label for name, s in shipped.items() if s.menu}
+
     # -- to override ----------------------------------------------------------------------------
     legend = ""  # what the tab's pictures show, appended to the model's About text
 
     def about_markdown(self) -> str:
         about = self.engine_class.about() if self.engine_class is not None else ""
         return about + (f"\n\n**In this tab.** {self.legend}" if self.legend else "")
+
+    def typeset_about(self) -> int:
+        """The About panel's Markdown with its ``$...$`` equations typeset (app/mathtext.py); how many."""
+        from app.mathtext import MATH, set_markdown
+
+        text = self.about_markdown()
+        # outside the equations, "~" (as in z ~ N(0, I)) would be Markdown strikethrough: the tilde operator
+        parts, last = [], 0
+        for m in MATH.finditer(text):
+            parts += [text[last : m.start()].replace("~", "∼"), m.group(0)]
+            last = m.end()
+        self._about_typeset = True
+        return set_markdown(self.about.document(), "".join(parts) + text[last:].replace("~", "∼"), self.about.font())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._about_typeset:
+            self.typeset_about()
 
     def ask_save(self, caption: str, name: str, filters: str, save) -> None:
         """Ask where to save, call ``save(path)``; report success in the status bar (``save`` may return
@@ -265,8 +289,47 @@ class ModelTab(QWidget):
         self.use_engine(engine, Path(path).name)
         return True
 
+    # -- state: a dataclass bound to the controls by one table (app/tabs/state.py) ----------------------
+    state_class: Any = None  # the tab's state dataclass; the tab keeps an instance in ``self.st``
+    state_table: tuple[Bind, ...] = ()  # which control shows which field
+
+    def read_state(self) -> Any:
+        """``self.st`` with the bound fields read from their controls (and :meth:`read_more_state`'s)."""
+        for b in self.state_table:
+            setattr(self.st, b.field, read_control(getattr(self, b.control), b))
+        self.read_more_state()
+        return self.st
+
+    def read_more_state(self) -> None:
+        """Fields no control holds (the glimpse on screen, the sets in a list): read into ``self.st``."""
+
     def state(self) -> dict[str, Any]:
-        return {}
+        """Everything that decides what the tab shows, as plain data (lessons, exports, tests)."""
+        return dataclasses.asdict(self.read_state()) if self.state_class is not None else {}
+
+    def set_state(self, state: dict[str, Any], run: bool = True) -> None:
+        """Show what ``state`` (from :meth:`state`) describes: the same state gives the same pixels. The whole
+        state is checked first (types, each control's choices and range, the tab's :meth:`check_state`); a bad
+        one raises ValueError with one line and changes nothing. ``run=False`` sets the controls only."""
+        st = parse_state(self.state_class, state, self.title)
+        checked = self.check_state(st)
+        for b in self.state_table:
+            why = refusal(getattr(self, b.control), b, getattr(st, b.field))
+            if why:
+                raise ValueError(f"{self.title}: {why} in the saved state")
+        for b in self.state_table:
+            write_control(getattr(self, b.control), b, getattr(st, b.field))
+        self.st = st
+        if any(b.field == "model" for b in self.state_table):
+            self._model_key = st.model
+        self.apply_state(checked, run)
+
+    def check_state(self, st: Any) -> Any:
+        """The tab's own checks of a parsed state (raise ValueError); what it returns goes to :meth:`apply_state`.
+        It may add a choice the state names (a WAV file), never change what is shown."""
+
+    def apply_state(self, checked: Any, run: bool) -> None:
+        """After the controls show the new ``self.st``: the views that follow them (and the run, if ``run``)."""
 
     # -- jobs -------------------------------------------------------------------------------------
     def start_job(self, func, *args, on_yield=None, on_return=None, on_finished=None, name: str = "",

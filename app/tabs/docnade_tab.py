@@ -4,8 +4,7 @@ hidden unit favours; the nearest documents by hidden representation."""
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,12 +26,11 @@ from PySide6.QtWidgets import (
 
 from app.presentation import okabe_rgb
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import scale_plot_fonts
 from engines.data import documents
 from engines.docnade import DocNadeEngine
 from engines.docnade.engine import DocScore
-
-SHIPPED_MODELS = {"docnade-wiki": "DocNADE (H = 50, tree softmax)", "docnade-lm-wiki": "DocNADE-LM (4-gram term)"}
 
 
 @dataclass
@@ -70,10 +68,11 @@ def _colour(logp: float) -> str:
 
 
 class DocNadeTab(ModelTab):
+    state_class = DocNadeTabState
+    state_table = (Bind("model", "model_box"), Bind("text", "text_edit"), Bind("view", "views"))
     title = "DocNADE"
     engine_name = "docnade"
     engine_class = DocNadeEngine
-    shipped_models = SHIPPED_MODELS
     legend = (
         "Heat-map: the document as written; each word the model reads is coloured by log p(v_i | v_<i) "
         "given the words before it, orange improbable, sky blue probable (hover for the value); stop words and "
@@ -165,21 +164,15 @@ class DocNadeTab(ModelTab):
         self.run_score()
 
     # -- state ----------------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        self.st.text = self.text_edit.toPlainText()
-        self.st.model = self.model_box.currentData()
-        return asdict(self.st)
+    def read_more_state(self) -> None:
+        if self.st.text and self.st.text == self._test_passage(self.st.passage):
+            self.st.text = ""  # the shipped test passage, named by its number
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        st = DocNadeTabState(**{k: v for k, v in state.items() if k in DocNadeTabState.__dataclass_fields__})
-        if self.model_box.findData(st.model) < 0 or st.view not in (0, 1, 2):
-            raise ValueError(f"DocNADE: unknown model or view in the saved state ({st.model!r}, {st.view!r})")
-        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
-        self._model_key = st.model
-        self.st = st
-        self.text_edit.setPlainText(st.text or self._test_passage(st.passage))
-        self.views.setCurrentIndex(st.view)
-        self.run_demo_blocking()  # the same state shows the same scores at once
+    def apply_state(self, _checked, run: bool) -> None:
+        if not self.st.text:
+            self.text_edit.setPlainText(self._test_passage(self.st.passage))
+        if run:
+            self.run_demo_blocking()  # the same state shows the same scores at once
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

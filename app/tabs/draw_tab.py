@@ -4,9 +4,8 @@ controls and export."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,13 +28,13 @@ from app.canvas import READ_COLOR, READ_NAME, WRITE_COLOR, WRITE_NAME, ImageGrid
 from app.imageio import load_image_folder
 from app.presentation import OKABE_ITO
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
 from engines.draw import DrawEngine, DrawFrame
 from engines.resources import ResourceError
 
-SHIPPED_MODELS = {"draw-attention": "With attention (shipped)", "draw-no-attention": "Without attention (shipped)"}
 DATASETS = {"mnist": "MNIST test digits", "fashion": "Fashion-MNIST test images"}
 
 
@@ -53,13 +52,13 @@ class DrawTabState:
     speed: float = 8.0  # glimpses per second during playback
     show_boxes: bool = True
     trail: bool = False  # the write box's centre over the glimpses so far, as a dotted line
+    step: int = -1  # the glimpse on screen (-1: the last)
 
 
 class DrawTab(ModelTab):
     title = "DRAW"
     engine_name = "draw"
     engine_class = DrawEngine
-    shipped_models = SHIPPED_MODELS
     legend = (
         f"{WRITE_NAME.capitalize()} boxes: where each glimpse writes (eq. 29), clipped to their image; the dotted "
         f"line (optional) joins the write box's centres glimpse by glimpse. {READ_NAME.capitalize()} boxes: where "
@@ -67,6 +66,12 @@ class DrawTab(ModelTab):
         "glimpse's z_t (reconstruction) or how much ink each glimpse adds (sampling)."
     )
     frame_shown = Signal(int)  # the glimpse index now on screen
+    state_class = DrawTabState
+    state_table = (
+        Bind("mode", "mode_box"), Bind("model", "model_box"), Bind("dataset", "data_box"), Bind("seed", "seed_box"),
+        Bind("temperature", "temp_box"), Bind("count", "count_box"), Bind("speed", "speed_box"),
+        Bind("show_boxes", "boxes_check"), Bind("trail", "trail_check"),
+    )  # fmt: skip
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -181,47 +186,16 @@ class DrawTab(ModelTab):
         self.export_gif_btn.clicked.connect(self.ask_export_gif)
         self._sync_mode_widgets()
 
-    # -- state ------------------------------------------------------------------------------------
-    def _read_controls(self) -> None:
-        self.st.mode = self.mode_box.currentData()
-        self.st.model = self.model_box.currentData()
-        self.st.dataset = self.data_box.currentData()
-        self.st.seed = self.seed_box.value()
-        self.st.temperature = self.temp_box.value()
-        self.st.count = self.count_box.value()
-        self.st.speed = self.speed_box.value()
-        self.st.show_boxes = self.boxes_check.isChecked()
-        self.st.trail = self.trail_check.isChecked()
+    # -- state (read and applied by ModelTab through state_table) ------------------------------------
+    def read_more_state(self) -> None:
+        self.st.step = self.t
 
-    def state(self) -> dict[str, Any]:
-        self._read_controls()
-        d = asdict(self.st)
-        d["step"] = self.t
-        return d
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Show exactly what ``state`` (from :meth:`state`) describes: same settings, same pixels."""
-        st = DrawTabState(**{k: v for k, v in state.items() if k in DrawTabState.__dataclass_fields__})
-        choices = ((self.mode_box, st.mode), (self.model_box, st.model), (self.data_box, st.dataset))
-        for box, value in choices:  # check everything first: a bad state changes nothing
-            if box.findData(value) < 0:
-                raise ValueError(f"DRAW: unknown {value!r} in the saved state")
-        for box, value in choices:
-            box.blockSignals(True)
-            box.setCurrentIndex(box.findData(value))
-            box.blockSignals(False)
-        for widget, value in ((self.seed_box, st.seed), (self.temp_box, st.temperature),
-                              (self.count_box, st.count), (self.speed_box, st.speed)):  # fmt: skip
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
-        self.boxes_check.setChecked(st.show_boxes)
-        self.trail_check.setChecked(st.trail)
-        self.st.first_image = st.first_image
+    def apply_state(self, _checked, run: bool) -> None:
         self._sync_mode_widgets()
-        self.run_demo_blocking()
-        step = state.get("step", -1)
-        self._show(len(self.frames) - 1 if step is None or step < 0 else min(step, len(self.frames) - 1))
+        if run:
+            step = self.st.step  # (the run reads the controls into self.st again)
+            self.run_demo_blocking()
+            self._show(len(self.frames) - 1 if step < 0 else min(step, len(self.frames) - 1))
 
     def _sync_mode_widgets(self) -> None:
         recon = self.mode_box.currentData() == "reconstruct"
@@ -298,7 +272,7 @@ class DrawTab(ModelTab):
 
     # -- running ------------------------------------------------------------------------------------
     def _make_run(self):
-        self._read_controls()
+        self.read_state()
         eng = self.engine()
         if self.st.mode == "reconstruct":
             return eng.reconstruct, (self.test_images(),), {"seed": self.st.seed}

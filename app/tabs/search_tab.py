@@ -10,8 +10,7 @@ folder of their own .txt/.md files in the background; unreadable files are liste
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import ask_path_from_combo
 from engines.data import documents
 from engines.desm import DesmEngine, SearchIndex
@@ -55,11 +55,13 @@ class SearchTabState:
 
 
 class SearchTab(ModelTab):
+    state_class = SearchTabState
+    state_table = (Bind("model", "model_box"), Bind("query", "query_edit"), Bind("k", "k_box"),
+                   Bind("term", "term_edit"))  # fmt: skip
     title = "Search"
     engine_name = "desm"
     engine_class = DesmEngine
     engine_device = "cpu"
-    shipped_models = {"desm-wiki": "DESM, wiki word2vec"}
     legend = (
         "The table ranks passages by the mixture α·DESM(IN-OUT) + (1 - α)·BM25 (BM25 divided by its "
         "largest value among the candidates), re-ranking BM25's top k; every score is shown, and "
@@ -179,33 +181,22 @@ class SearchTab(ModelTab):
         except Exception:  # no model yet: the label just leaves it out
             return None
 
-    def state(self) -> dict[str, Any]:
-        self.st.query = self.query_edit.text()
+    def read_more_state(self) -> None:
         self.st.alpha = self.alpha
-        self.st.k = self.k_box.value()
-        self.st.term = self.term_edit.text()
         self.st.selected = max(0, self.table.currentRow())
-        self.st.model = self.model_box.currentData()
-        return asdict(self.st)
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        st = SearchTabState(**{k: v for k, v in state.items() if k in SearchTabState.__dataclass_fields__})
-        if self.model_box.findData(st.model) < 0:
-            raise ValueError(f"Search: unknown model in the saved state ({st.model!r})")
+    def check_state(self, st: SearchTabState) -> None:
         if st.collection not in COLLECTIONS and not st.collection:
             raise ValueError("Search: no collection in the saved state")
-        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
-        self._model_key = st.model
-        self.st = st
-        if st.collection in COLLECTIONS:
-            self.collection_box.setCurrentIndex(self.collection_box.findData(st.collection))
-        self.query_edit.setText(st.query)
-        self.term_edit.setText(st.term)
-        self.k_box.blockSignals(True)
-        self.k_box.setValue(st.k)
-        self.k_box.blockSignals(False)
-        self._set_alpha(st.alpha)
-        self.run_demo_blocking()  # the same state shows the same ranking at once
+        if not (st.alpha < 0 or 0 <= st.alpha <= 1):
+            raise ValueError(f"Search: α = {st.alpha} in the saved state is outside 0..1")
+
+    def apply_state(self, _checked, run: bool) -> None:
+        if self.st.collection in COLLECTIONS:
+            self.collection_box.setCurrentIndex(self.collection_box.findData(self.st.collection))
+        self._set_alpha(self.st.alpha)
+        if run:
+            self.run_demo_blocking()  # the same state shows the same ranking at once
 
     def _set_alpha(self, alpha: float) -> None:
         a = alpha if alpha >= 0 else (self._tuned_alpha() or 0.5)

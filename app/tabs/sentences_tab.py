@@ -6,7 +6,7 @@ of labels) and a paragraph view (the hierarchical autoencoder's reconstruction).
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import scale_plot_fonts, tooltip_follows_text
 from engines.checkpoint import CheckpointError
 from engines.data.text import detokenize, load_sentences, tokenize
@@ -40,14 +41,6 @@ from engines.resources import ResourceError, load_manifest
 from engines.sentences import Decoding, SentencesEngine
 from engines.sentences.experiments import sa_lstm_experiment
 
-SHIPPED_MODELS = {
-    "sentences-lstm-vae-annealed": "LSTM-VAE, annealed + word dropout",
-    "sentences-cnn-small": "CNN-VAE small (4-word context)",
-    "sentences-cnn-medium": "CNN-VAE medium (8-word context)",
-    "sentences-cnn-large": "CNN-VAE large (32-word context)",
-    "sentences-lstm-vae": "LSTM-VAE, no annealing",
-    "sentences-lstm-lm": "LSTM language model (no latent)",
-}
 MAP_POINTS = 2000
 COLLAPSED_KL = 0.5  # nats per sentence: below this z carries (almost) nothing
 PATH_COLOR = (220, 50, 40)
@@ -72,10 +65,17 @@ class SentencesTabState:
 
 
 class SentencesTab(ModelTab):
+    state_class = SentencesTabState
+    state_table = (
+        Bind("view", "views", names=("latent", "sa", "paragraph")), Bind("model", "model_box"),
+        Bind("a", "a_box", by="text"), Bind("b", "b_box", by="text"), Bind("steps", "steps_box"),
+        Bind("method", "method_box"), Bind("temperature", "temp_box"), Bind("count", "count_box"),
+        Bind("seed", "seed_box"), Bind("label_index", "sa_slider"), Bind("sa_task", "sa_task_box"),
+        Bind("paragraph", "para_edit"),
+    )  # fmt: skip
     title = "Sentences"
     engine_name = "sentences"
     engine_class = SentencesEngine
-    shipped_models = SHIPPED_MODELS
     legend = (
         "The list holds the decoded sentences (homotopy from A to B, prior samples or a "
         "reconstruction); click a line to mark its z on the map. The map is a PCA projection of the "
@@ -247,48 +247,21 @@ class SentencesTab(ModelTab):
             box.addItems(picks)
 
     # -- state ------------------------------------------------------------------------------------
-    def _read_controls(self) -> None:
-        st = self.st
-        st.view = ("latent", "sa", "paragraph")[self.views.currentIndex()]
-        st.model = self.model_box.currentData()
-        st.a, st.b = self.a_box.currentText(), self.b_box.currentText()
-        st.steps, st.method = self.steps_box.value(), self.method_box.currentData()
-        st.temperature, st.count, st.seed = self.temp_box.value(), self.count_box.value(), self.seed_box.value()
-        st.label_index = self.sa_slider.value()
-        st.sa_task = self.sa_task_box.currentData()
-        st.paragraph = self.para_edit.toPlainText()
-        st.selected = self.result_list.currentRow()
+    def read_more_state(self) -> None:
+        self.st.selected = self.result_list.currentRow()
 
-    def state(self) -> dict[str, Any]:
-        self._read_controls()
-        return asdict(self.st)
+    def check_state(self, st: SentencesTabState) -> None:
+        if st.action not in ("interpolate", "sample", "reconstruct"):
+            raise ValueError(f"Sentences: unknown action {st.action!r} in the saved state")
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Show what ``state`` describes (the same state gives the same sentences and map)."""
-        st = SentencesTabState(**{k: v for k, v in state.items() if k in SentencesTabState.__dataclass_fields__})
-        if self.model_box.findData(st.model) < 0 or st.view not in ("latent", "sa", "paragraph"):
-            raise ValueError(f"Sentences: unknown model or view in the saved state ({st.model!r}, {st.view!r})")
-        if st.action not in ("interpolate", "sample", "reconstruct") or st.method not in ("greedy", "beam"):
-            raise ValueError(f"Sentences: unknown action or decoding in the saved state ({st.action!r})")
-        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
-        self._model_key = st.model
-        self.a_box.setCurrentText(st.a)
-        self.b_box.setCurrentText(st.b)
-        for w, v in ((self.steps_box, st.steps), (self.temp_box, st.temperature), (self.count_box, st.count),
-                     (self.seed_box, st.seed)):  # fmt: skip
-            w.setValue(v)
-        self.method_box.setCurrentIndex(self.method_box.findData(st.method))
-        self.views.setCurrentIndex(("latent", "sa", "paragraph").index(st.view))
-        if self.sa_task_box.findData(st.sa_task) < 0:
-            raise ValueError(f"Sentences: unknown SA-LSTM task {st.sa_task!r} in the saved state")
-        self.sa_task_box.setCurrentIndex(self.sa_task_box.findData(st.sa_task))
-        self.sa_slider.setValue(st.label_index)
-        self.para_edit.setPlainText(st.paragraph)
-        self.st.action = st.action
+    def apply_state(self, _checked, run: bool) -> None:
+        self._show_sa()  # the SA-LSTM curves and mark follow the task and the slider
         self._show_model_info()
-        self.run_demo_blocking()
-        if 0 <= st.selected < self.result_list.count():
-            self.result_list.setCurrentRow(st.selected)
+        if run:
+            selected = self.st.selected
+            self.run_demo_blocking()
+            if 0 <= selected < self.result_list.count():
+                self.result_list.setCurrentRow(selected)
 
     # -- models -----------------------------------------------------------------------------------
     def on_model_changed(self) -> None:
@@ -347,7 +320,7 @@ class SentencesTab(ModelTab):
 
     def _start(self, action: str) -> None:
         """Run ``action`` for the current model on a worker (an LM can only sample)."""
-        self._read_controls()
+        self.read_state()
         try:
             e = self.engine()
         except (ResourceError, CheckpointError) as err:
@@ -375,7 +348,7 @@ class SentencesTab(ModelTab):
 
     def sample(self) -> None:
         """Prior samples, written into the list word by word as the decoder makes them."""
-        self._read_controls()
+        self.read_state()
         st = self.st
         try:
             e = self.engine()
@@ -480,7 +453,7 @@ class SentencesTab(ModelTab):
     def run_demo_blocking(self) -> None:
         """Run the current action on the calling thread (screenshots, lessons)."""
         self.cancel_job()
-        self._read_controls()
+        self.read_state()
         e = self.engine()
         key = self.model_box.currentData()
         if not e.is_vae:

@@ -4,7 +4,7 @@ a map of context means."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import ImageGrid, gray_qimage
+from app.fonts import register_letter_fonts
 from app.imageio import IMAGE_SUFFIXES, image_to_array
 from app.presentation import OKABE_ITO
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import scale_plot_fonts
 from engines.figures import pca_2d
 from engines.statistician import StatisticianEngine
@@ -44,7 +46,6 @@ from engines.statistician.data import binarise, decode_images, demo_sets, encode
 from engines.statistician.engine import Classification, SetSamples
 
 MIME = "application/x-genplay-images"  # k x 28 x 28 uint8 images, dragged from the gallery or a set
-SHIPPED_MODELS = {"statistician-glyphs": "Glyphs (conv encoder, c = 64)"}
 SOURCES = {  # gallery and map sources: label -> (dataset, split)
     "Held-out scripts": ("glyphs", 2),
     "Training scripts": ("glyphs", 0),
@@ -369,10 +370,14 @@ class Gallery(QListWidget):
 
 
 class StatisticianTab(ModelTab):
+    state_class = StatisticianTabState
+    state_table = (
+        Bind("model", "model_box"), Bind("gallery", "gallery_box", by="text"),
+        Bind("map_source", "map_box", by="text"), Bind("samples", "samples_spin"), Bind("view", "views"),
+    )  # fmt: skip
     title = "Statistician"
     engine_name = "statistician"
     engine_class = StatisticianEngine
-    shipped_models = SHIPPED_MODELS
     legend = (
         "Each row is a set D. Its items are shown as the model sees them (28 x 28, binarised); drop image files, "
         "folders or gallery samples on a row, click an item's cross to remove it. On the right of each row: "
@@ -384,6 +389,7 @@ class StatisticianTab(ModelTab):
     )
 
     def __init__(self, parent=None):
+        register_letter_fonts()  # set names draw their letters (resources/data/glyph-fonts.zip)
         super().__init__(parent)
         self.st = StatisticianTabState()
         self.rows: list[SetRow] = []
@@ -612,37 +618,29 @@ class StatisticianTab(ModelTab):
         self.refresh()
 
     # -- state ----------------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        self.st.model = self.model_box.currentData()
+    def read_more_state(self) -> None:
         self.st.sets = [{"name": n, "images": encode_images(x)} for n, x in self.set_list()]
         self.st.query = encode_images(np.stack(self.query_strip.images)) if self.query_strip.images else ""
-        self.st.gallery = self.gallery_box.currentText()
-        self.st.map_source = self.map_box.currentText()
-        self.st.view = self.views.currentIndex()
-        return asdict(self.st)
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        st = StatisticianTabState(**{k: v for k, v in state.items() if k in StatisticianTabState.__dataclass_fields__})
-        if self.model_box.findData(st.model) < 0 or st.gallery not in SOURCES or st.view not in (0, 1):
-            raise ValueError(f"Statistician: unknown model, gallery or view in the saved state ({st.model!r})")
+    def check_state(self, st: StatisticianTabState):
+        """The sets and the query decoded (a bad image string is refused here, before anything changes)."""
+        if st.gallery not in SOURCES:
+            raise ValueError(f"Statistician: unknown gallery {st.gallery!r} in the saved state")
         if st.map_source not in (*SOURCES, SYNTHETIC):
             raise ValueError(f"Statistician: unknown map source {st.map_source!r}")
-        sets = [(s["name"], decode_images(s["images"])) for s in st.sets]
-        query = decode_images(st.query) if st.query else None
-        self.model_box.setCurrentIndex(self.model_box.findData(st.model))
-        self._model_key = st.model
-        self.st = st
+        if not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in st.sets):
+            raise ValueError("Statistician: a set in the saved state has no name")
+        sets = [(s["name"], decode_images(s.get("images", ""))) for s in st.sets]
+        return sets, (decode_images(st.query) if st.query else None)
+
+    def apply_state(self, checked, run: bool) -> None:
+        sets, query = checked
         self._started = True
-        self.gallery_box.setCurrentText(st.gallery)
-        self.map_box.setCurrentText(st.map_source)
-        self.samples_spin.blockSignals(True)
-        self.samples_spin.setValue(st.samples)
-        self.samples_spin.blockSignals(False)
-        self.views.setCurrentIndex(st.view)
         self._fill_gallery()
         self.query_strip.set_images([] if query is None else [query[0]])
         self._set_rows(sets)
-        self.run_demo_blocking()
+        if run:
+            self.run_demo_blocking()
 
     # -- the demo -------------------------------------------------------------------------------------
     def showEvent(self, event) -> None:

@@ -4,9 +4,8 @@ distribution of the current sample, and the dilated stack with the current recep
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.audio import AudioPlayer, audio_problem
 from app.stack_diagram import StackDiagram
 from app.tabs.base import ModelTab
+from app.tabs.state import Bind
 from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from app.worker import Worker
 from engines.cancel import is_cancelled
@@ -37,7 +37,6 @@ from engines.resources import ResourceError
 from engines.wavenet import WaveChunk, WaveNetEngine
 from engines.wavenet.fused import warm_up
 
-SHIPPED_MODELS = {"wavenet-speech": "Speech + music, 6 voices (shipped)"}
 SPEC_SECONDS = 4.0
 WAVE_SECONDS = SPEC_SECONDS  # the waveform shows the spectrogram's window: one time axis (the x axes are linked)
 MAX_CLIP_SECONDS = 20.0
@@ -62,10 +61,15 @@ class WaveNetTabState:
 
 
 class WaveNetTab(ModelTab):
+    state_class = WaveNetTabState
+    state_table = (
+        Bind("mode", "mode_box"), Bind("model", "model_box"), Bind("voice", "voice_box"),
+        Bind("temperature", "temp_box"), Bind("seconds", "seconds_box"), Bind("seed", "seed_box"),
+        Bind("clip", "clip_box"), Bind("stream", "stream_check"), Bind("volume", "volume_slider", scale=100),
+    )  # fmt: skip
     title = "WaveNet"
     engine_name = "wavenet"
     engine_class = WaveNetEngine
-    shipped_models = SHIPPED_MODELS
     legend = (
         "Top: the waveform as it is made (grey: the clip being resynthesised) and "
         "its spectrogram. Bottom left: the model's 256-way μ-law distribution for the newest sample. "
@@ -246,39 +250,20 @@ class WaveNetTab(ModelTab):
         self.spec_plot.setTitle("Spectrogram of the resynthesis" if resyn else "Spectrogram")
 
     # -- state ------------------------------------------------------------------------------------
-    def _read_controls(self) -> None:
-        self.st = WaveNetTabState(
-            mode=self.mode_box.currentData(), model=self.model_box.currentData(), voice=self.voice_box.currentData(),
-            temperature=self.temp_box.value(), seconds=self.seconds_box.value(), seed=self.seed_box.value(),
-            clip=self.clip_box.currentData(), stream=self.stream_check.isChecked(),
-            volume=self.volume_slider.value() / 100,
-            step=-1 if self.view_step is None else self.view_step,
-        )  # fmt: skip
+    def read_more_state(self) -> None:
+        self.st.step = -1 if self.view_step is None else self.view_step
 
-    def state(self) -> dict[str, Any]:
-        self._read_controls()
-        return asdict(self.st)
-
-    def set_state(self, state: dict[str, Any], run: bool = True) -> None:
-        """Apply a state from :meth:`state` (checked whole first: a bad state changes nothing)."""
-        st = WaveNetTabState(**{k: v for k, v in state.items() if k in WaveNetTabState.__dataclass_fields__})
+    def check_state(self, st: WaveNetTabState) -> None:
         if self.clip_box.findData(st.clip) < 0 and Path(st.clip).is_file():  # a user's WAV file (or a lesson's)
             self.open_clip(st.clip)
-        choices = ((self.mode_box, st.mode), (self.model_box, st.model), (self.voice_box, st.voice),
-                   (self.clip_box, st.clip))  # fmt: skip
-        for box, value in choices:
-            if box.findData(value) < 0:
-                raise ValueError(f"WaveNet: unknown {value!r} in the saved state")
-        for box, value in choices:
-            box.setCurrentIndex(box.findData(value))
-        self.temp_box.setValue(st.temperature)
-        self.seconds_box.setValue(st.seconds)
-        self.seed_box.setValue(st.seed)
-        self.stream_check.setChecked(st.stream)
-        self.volume_slider.setValue(round(st.volume * 100))
+
+    def apply_state(self, _checked, run: bool) -> None:
+        self._sync_mode_widgets()
+        self.player.volume = self.st.volume
         if run:
+            step = self.st.step
             self.run_demo_blocking()
-            self._view(None if st.step < 0 else st.step)
+            self._view(None if step < 0 else step)
 
     # -- models and clips ---------------------------------------------------------------------------
     def use_engine(self, engine: WaveNetEngine, label: str) -> None:
@@ -341,7 +326,7 @@ class WaveNetTab(ModelTab):
 
     # -- running ------------------------------------------------------------------------------------
     def _make_run(self):
-        self._read_controls()
+        self.read_state()
         st = self.st
         engine = self.engine()
         if st.mode == "resynthesize":

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.cancel import check_cancelled
 from engines.checkpoint import CheckpointError
 from engines.data import documents
@@ -236,7 +236,7 @@ class DesmEngine(Engine):
     item_unit = "passages"
     loss_unit = "NDCG"
     weights_licence = "CC BY-SA 3.0 (word2vec vectors of Wikipedia text); code: MIT"
-    shipped: ClassVar[dict[str, str]] = {"desm-wiki": "word2vec skip-gram, wiki + newsgroups passages"}
+    shipped: ClassVar[dict[str, Shipped]] = {"desm-wiki": Shipped("DESM, wiki word2vec", "desm")}
 
     def __init__(self, config: DesmConfig | None = None, device=None):
         super().__init__(config, device="cpu")  # numpy search; no accelerator helps a 100-d dot product

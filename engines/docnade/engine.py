@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.data import documents
 from engines.distributed import item_rng
 from engines.docnade.model import DocNade, DocNadeConfig, perplexity, shuffle_words
@@ -69,7 +69,10 @@ class DocNadeEngine(Engine):
     loss_unit = "perplexity: exp of nats per word"
     data_file_filter = None  # a folder, not a file
     data_folder = "Open a folder of .txt / .md files…"
-    shipped: ClassVar[dict[str, str]] = {"docnade-wiki": "docnade", "docnade-lm-wiki": "docnade_lm"}
+    shipped: ClassVar[dict[str, Shipped]] = {
+        "docnade-wiki": Shipped("DocNADE (H = 50, tree softmax)", "docnade"),
+        "docnade-lm-wiki": Shipped("DocNADE-LM (4-gram term)", "docnade_lm"),
+    }
 
     def __init__(self, config: DocNadeConfig | None = None, device=None):
         super().__init__(config, device)

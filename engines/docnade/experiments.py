@@ -105,7 +105,10 @@ def evaluate_all(lda_passes: int = 20) -> dict[str, Any]:
     corpus = documents.load_corpus()
     train, _, test = corpus_splits(corpus)
     out: dict[str, Any] = {}
-    engines = {key: DocNadeEngine.from_checkpoint(resource_path(name)) for name, key in DocNadeEngine.shipped.items()}
+    engines = {
+        key: DocNadeEngine.from_checkpoint(resource_path(name))
+        for name, key in ((r, s.key) for r, s in DocNadeEngine.shipped.items())
+    }
     news = {s: [i for i, lab in enumerate(x.labels) if lab >= 0] for s, x in (("train", train), ("test", test))}
     for key, engine in engines.items():
         m = engine.evaluate(test)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.data.images import ImageSplit, binarize, fixed_binarized, load_dataset
 from engines.distributed import item_rng
 from engines.draw.model import Draw, DrawConfig, gaussian_kl
@@ -25,17 +25,33 @@ class DrawFrame:
     read_boxes: np.ndarray | None  # (n, 4) in reconstruction mode with attention, else None
     kl: np.ndarray | None = None  # (n,) KL of this glimpse's z_t (reconstruction mode)
     target: np.ndarray | None = None  # (n, H, W) the binarized input (reconstruction mode)
-    ink: np.ndarray | None = None  # (n,) ink this glimpse added, Σ|σ(c_t) - σ(c_{t-1})| over pixels (σ(c_0) = ½)
+    ink: np.ndarray | None = None  # (n,) ink this glimpse added, Σ|σ(c_t) - σ(c_{t-1})| over pixels
 
 
-def _with_ink(frames: Iterator[DrawFrame]) -> Iterator[DrawFrame]:
-    """Fill each frame's ``ink`` from the canvas before it (computed once here, not per redraw in a view)."""
+def _with_ink(frames: Iterator[DrawFrame], start: np.ndarray | float = 0.5) -> Iterator[DrawFrame]:
+    """Fill each frame's ``ink`` from the canvas before it (computed once here, not per redraw in a view);
+    ``start`` is σ(c_0)."""
     prev = None
     for f in frames:
-        prev = np.full_like(f.canvas, 0.5) if prev is None else prev
+        prev = np.broadcast_to(start, f.canvas.shape) if prev is None else prev
         f.ink = np.abs(f.canvas - prev).sum(axis=(1, 2))
         prev = f.canvas
         yield f
+
+
+def write_motion(boxes: np.ndarray, width: int, height: int) -> dict[str, float]:
+    """``boxes`` (T, n, 4) x0, y0, x1, y1 per glimpse: the mean side of the boxes clipped to the image over the
+    glimpses T/2..T (``write_box_px_late``) and the mean step of their centres (``write_travel_px``)."""
+    T = len(boxes)
+    clipped = np.stack([np.clip(boxes[..., 0], 0, width), np.clip(boxes[..., 1], 0, height),
+                        np.clip(boxes[..., 2], 0, width), np.clip(boxes[..., 3], 0, height)], axis=-1)  # fmt: skip
+    side = ((clipped[..., 2] - clipped[..., 0]) + (clipped[..., 3] - clipped[..., 1])) / 2  # (T, n)
+    centre = np.stack([boxes[..., 0] + boxes[..., 2], boxes[..., 1] + boxes[..., 3]], axis=-1) / 2  # (T, n, 2)
+    steps = np.linalg.norm(np.diff(centre, axis=0), axis=-1)  # (T-1, n)
+    return {
+        "write_box_px_late": round(float(side[(T - 1) // 2 :].mean()), 2),
+        "write_travel_px": round(float(steps.mean()), 2) if T > 1 else 0.0,
+    }
 
 
 def _boxes(p) -> np.ndarray | None:
@@ -49,7 +65,10 @@ class DrawEngine(Engine):
     selection_metric = "nll"
     datasets = ("mnist", "fashion")
     metric_labels = {"kl_per_step": "KL per glimpse (nats, latest step)"}
-    shipped = {"draw-attention": "nll_attention", "draw-no-attention": "nll_no_attention"}
+    shipped = {
+        "draw-attention": Shipped("With attention (shipped)", "nll_attention"),
+        "draw-no-attention": Shipped("Without attention (shipped)", "nll_no_attention"),
+    }
 
     def build_model(self, config: DrawConfig) -> Draw:
         return Draw(config)
@@ -62,6 +81,9 @@ class DrawEngine(Engine):
             "paper": DrawConfig(glimpses=64, read_n=2, write_n=5),
             # the paper's 5x5 write grid with a 12x12 read (a 2x2 read collapsed here, see DrawConfig)
             "small-write": DrawConfig(read_n=12, write_n=5),
+            # the paper's 5x5 write, starting stroke-sized (8 px) so that it learns to travel (issue 19)
+            "strokes": DrawConfig(read_n=12, write_n=5, write_box0=8.0, learned_canvas=True),
+            "small-write-c0": DrawConfig(read_n=12, write_n=5, learned_canvas=True),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }
@@ -74,18 +96,21 @@ class DrawEngine(Engine):
     @classmethod
     def evaluate_shipped(cls, samples: int = 4) -> dict[str, float]:
         """Both shipped MNIST checkpoints on the same test images: ``nll_attention`` and
-        ``nll_no_attention`` (plus their reconstruction and KL terms), nats per image."""
+        ``nll_no_attention`` (plus their reconstruction and KL terms), nats per image; and the attention
+        model's :meth:`write_motion` over 100 prior samples."""
         from engines.resources import resource_path
 
         _, _, test = cls.load_data("mnist")
         out: dict[str, float] = {"test_images": len(test), "z_samples": samples}
-        for resource, key in cls.shipped.items():
+        for resource, key in ((r, s.key) for r, s in cls.shipped.items()):
             engine = cls.from_checkpoint(resource_path(resource))
             m = engine.evaluate(test, samples=samples)
             suffix = key.removeprefix("nll")
             out[key] = m["nll"]
             out["recon" + suffix] = m["recon"]
             out["kl" + suffix] = m["kl"]
+            if key == "nll_attention":  # the tab's default attention model: how its write window moves
+                out.update(engine.write_motion())
         return out
 
     # -- data -------------------------------------------------------------------------------------
@@ -127,6 +152,12 @@ class DrawEngine(Engine):
         metrics["nll"] = metrics["recon"] + metrics["kl"]
         return metrics
 
+    def blank_canvas(self) -> np.ndarray | float:
+        """σ(c_0): the canvas before the first glimpse (½ everywhere unless c_0 is learned)."""
+        if not self.config.learned_canvas:
+            return 0.5
+        return torch.sigmoid(self.model.canvas0.detach().float()).cpu().numpy()
+
     # -- sampling ---------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int = 16, seed: int = 0, temperature: float = 1.0) -> Iterator[DrawFrame]:
@@ -136,7 +167,11 @@ class DrawEngine(Engine):
         total = self.config.glimpses
         steps = self.model.steps(n=n, temperature=temperature, generator=gen)
         yield from _with_ink(
-            DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), None) for s in steps
+            (
+                DrawFrame(s["t"], total, torch.sigmoid(s["canvas"]).cpu().numpy(), _boxes(s["write"]), None)
+                for s in steps
+            ),
+            self.blank_canvas(),
         )
 
     @torch.no_grad()
@@ -152,7 +187,17 @@ class DrawEngine(Engine):
                       gaussian_kl(s["mu"], s["log_sigma"]).cpu().numpy(), target)
             for s in self.model.steps(x, generator=gen)
         )  # fmt: skip
-        yield from _with_ink(frames)
+        yield from _with_ink(frames, self.blank_canvas())
+
+    @torch.no_grad()
+    def write_motion(self, n: int = 100, seed: int = 0, temperature: float = 1.0) -> dict[str, float]:
+        """How the write window moves in ``n`` prior samples: ``write_box_px_late``, the mean side (pixels) of
+        the write box clipped to the image as the tab draws it, over glimpses T/2..T, and ``write_travel_px``,
+        the mean distance between consecutive glimpses' box centres (the unclipped N·δ square's). Issue 19."""
+        if not self.config.attention:
+            return {}
+        boxes = np.stack([f.write_boxes for f in self.sample(n=n, seed=seed, temperature=temperature)])  # (T, n, 4)
+        return write_motion(boxes, self.config.width, self.config.height)
 
     # -- speed --------------------------------------------------------------------------------------
     def bench(self, repeats: int = 5, batch_size: int = 64) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""DRAW: A Recurrent Neural Network For Image Generation (Gregor et al., 2015).
+r"""DRAW: A Recurrent Neural Network For Image Generation (Gregor et al., 2015).
 
 **The idea.** A variational auto-encoder that draws an image in T steps instead of one. An LSTM
 encoder looks at the image and at the error of the canvas so far, an LSTM decoder receives a
@@ -6,32 +6,48 @@ latent sample z_t and adds a patch to a running canvas. With *attention*, readin
 through an N x N grid of Gaussian filters whose centre, stride and width the decoder chooses at
 each step, so the network can trace a digit stroke by stroke.
 
-**The network (eqs. 3-8).** For t = 1..T, with x_hat_t the error image:
+**The network (eqs. 3-8).** For t = 1..T, with $\hat{x}_t$ the error image:
 
-    x_hat_t = x - σ(c_{t-1})   (3)
-    r_t = read(x_t, x_hat_t, h^dec_{t-1})   (4)
-    h^enc_t = RNN^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])   (5)
-    z_t ~ Q(Z_t | h^enc_t) = N(μ_t, σ_t)   (6)
-    with μ_t = W h^enc_t, log σ_t = W h^enc_t
-    h^dec_t = RNN^dec(h^dec_{t-1}, z_t)   (7)
-    c_t = c_{t-1} + write(h^dec_t)   (8)
+$\hat{x}_t = x - \sigma(c_{t-1})$ (3) · $r_t = \mathrm{read}(x_t, \hat{x}_t, h^{dec}_{t-1})$ (4)
 
-**The loss (eqs. 9-12).** L = L^x + L^z with L^x = -log D(x | c_T), D Bernoulli with means σ(c_T),
-and L^z = Σ_t KL(Q(Z_t|h^enc_t) || N(0, I)) = Σ_t ½(μ_t² + σ_t² - log σ_t²) - T/2. L is a bound on
-the negative log-likelihood in nats.
+$h^{enc}_t = \mathrm{RNN}^{enc}(h^{enc}_{t-1}, [r_t, h^{dec}_{t-1}])$ (5)
 
-**Generation (eqs. 13-15).** z̃_t ~ P(Z_t) = N(0, I); h̃^dec_t = RNN^dec(h̃^dec_{t-1}, z̃_t);
-c̃_t = c̃_{t-1} + write(h̃^dec_t); x̃ ~ D(X | c̃_T).
+$z_t \sim Q(Z_t | h^{enc}_t) = \mathcal{N}(\mu_t, \sigma_t)$ with $\mu_t = W h^{enc}_t$, $\log \sigma_t = W
+h^{enc}_t$ (6)
 
-**Without attention (eqs. 17-18).** read(x, x_hat, h^dec_{t-1}) = [x, x_hat]; write(h^dec_t) = W(h^dec_t).
+$h^{dec}_t = \mathrm{RNN}^{dec}(h^{dec}_{t-1}, z_t)$ (7) · $c_t = c_{t-1} + \mathrm{write}(h^{dec}_t)$ (8)
 
-**Selective attention (eqs. 19-29).** From h^dec, one linear map gives five numbers
-(g̃_X, g̃_Y, log σ², log δ̃, log γ) = W(h^dec) (21), scaled to the A x B image:
-g_X = (A+1)/2 (g̃_X + 1) (22), g_Y = (B+1)/2 (g̃_Y + 1) (23), δ = (max(A,B) - 1)/(N - 1) δ̃ (24).
-Filter i of the grid is centred at μ^i_X = g_X + (i - N/2 - 0.5) δ (19), μ^j_Y likewise (20), and
-F_X[i, a] = exp(-(a - μ^i_X)² / 2σ²) / Z_X with Z_X normalising each row to sum 1 (25, 26).
-read(x, x_hat, h^dec_{t-1}) = γ [F_Y x F_X^T, F_Y x_hat F_X^T] (27);
-w_t = W(h^dec_t) (28) is an N x N patch, write(h^dec_t) = 1/γ̂ F̂_Y^T w_t F̂_X (29).
+**The loss (eqs. 9-12).** $\mathcal{L} = \mathcal{L}^x + \mathcal{L}^z$ with $\mathcal{L}^x = -\log D(x | c_T)$,
+D Bernoulli with means $\sigma(c_T)$, and
+
+$\mathcal{L}^z = \sum_t \mathrm{KL}(Q(Z_t|h^{enc}_t) \,\Vert\, \mathcal{N}(0, I)) = \sum_t \frac{1}{2}(\mu_t^2 +
+\sigma_t^2 - \log \sigma_t^2) - T/2$
+
+L is a bound on the negative log-likelihood in nats.
+
+**Generation (eqs. 13-15).** $\tilde{z}_t \sim P(Z_t) = \mathcal{N}(0, I)$;
+$\tilde{h}^{dec}_t = \mathrm{RNN}^{dec}(\tilde{h}^{dec}_{t-1}, \tilde{z}_t)$;
+$\tilde{c}_t = \tilde{c}_{t-1} + \mathrm{write}(\tilde{h}^{dec}_t)$; $\tilde{x} \sim D(X | \tilde{c}_T)$.
+
+**Without attention (eqs. 17-18).** $\mathrm{read}(x, \hat{x}, h^{dec}_{t-1}) = [x, \hat{x}]$;
+$\mathrm{write}(h^{dec}_t) = W(h^{dec}_t)$.
+
+**Selective attention (eqs. 19-29).** From $h^{dec}$ one linear map gives five numbers,
+$(\tilde{g}_X, \tilde{g}_Y, \log \sigma^2, \log \tilde{\delta}, \log \gamma) = W(h^{dec})$ (21), scaled to the
+A x B image:
+
+$g_X = \frac{A+1}{2}(\tilde{g}_X + 1)$ (22) · $g_Y = \frac{B+1}{2}(\tilde{g}_Y + 1)$ (23) · $\delta =
+\frac{\max(A,B) - 1}{N - 1}\tilde{\delta}$ (24)
+
+Filter i of the grid is centred at $\mu^i_X = g_X + (i - N/2 - 0.5)\,\delta$ (19), $\mu^j_Y$ likewise (20), and
+
+$F_X[i, a] = \frac{1}{Z_X} \exp\left(-\frac{(a - \mu^i_X)^2}{2\sigma^2}\right)$, $Z_X$ normalising each row to sum 1
+(25, 26)
+
+$\mathrm{read}(x, \hat{x}, h^{dec}_{t-1}) = \gamma\,[F_Y x F_X^T, F_Y \hat{x} F_X^T]$ (27)
+
+$w_t = W(h^{dec}_t)$ (28) is an N x N patch, $\mathrm{write}(h^{dec}_t) = \frac{1}{\hat{\gamma}} \hat{F}_Y^T w_t
+\hat{F}_X$ (29)
 """
 
 from __future__ import annotations
@@ -60,10 +76,16 @@ class DrawConfig:
     # collapsed (KL -> 0), 5x5/5x5 reached 158 nats and plateaued above no-attention, 12x12 reached 122.
     read_n: int = 12  # N of the read grid
     write_n: int = 12  # N of the write grid
+    # Initial write box side N·δ in pixels; 0: the whole image (δ̃ = 1 in eq. 24). Init only: a 5x5 write that
+    # starts image-wide stayed ~30 px wide after 4000 steps here, one that starts stroke-sized learns to travel.
+    write_box0: float = 0.0
+    # c_0 a learned per-pixel bias (starting at σ(c_0) = 0.05) instead of zeros; the paper does not say. With c_0 = 0
+    # (grey) a stroke-sized write window must spend glimpses painting the background black.
+    learned_canvas: bool = False
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "height": (1, 256), "width": (1, 256), "glimpses": (1, 256), "enc_size": (1, 4096), "dec_size": (1, 4096),
-        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64),
+        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64), "write_box0": (0.0, 256.0),
     }  # fmt: skip
 
 
@@ -138,13 +160,19 @@ class Draw(nn.Module):
             # eq. 18's. With the default biases (σ = 1, γ̂ = 1) training sat at the mean image for
             # hundreds of steps: writes were ~100x too weak.
             for linear, n in ((self.read_attn, cfg.read_n), (self.write_attn, cfg.write_n)):
-                sigma0 = (max(A, B) - 1) / max(n - 1, 1) / 2
+                stride0 = (max(A, B) - 1) / max(n - 1, 1)  # δ at δ̃ = 1 (24)
+                sigma0 = stride0 / 2
                 with torch.no_grad():
+                    if linear is self.write_attn and cfg.write_box0 > 0:
+                        sigma0 = cfg.write_box0 / n / 2
+                        linear.bias[3] = math.log(cfg.write_box0 / n / stride0)  # log δ̃
                     linear.bias[2] = 2 * math.log(sigma0)  # log σ²
                     if linear is self.write_attn:
                         linear.bias[4] = -math.log(2 * math.pi * sigma0**2)  # log γ̂
         else:
             self.write_patch = nn.Linear(cfg.dec_size, A * B)  # (18)
+        if cfg.learned_canvas:
+            self.canvas0 = nn.Parameter(torch.full((B, A), math.log(0.05 / 0.95)))  # c_0
 
     # -- read and write -----------------------------------------------------------------------
     def read(self, x, x_hat, h_dec_prev):
@@ -182,7 +210,7 @@ class Draw(nn.Module):
         cfg = self.cfg
         ref = next(self.parameters())
         n = x.shape[0] if x is not None else n
-        c = ref.new_zeros(n, cfg.height, cfg.width)
+        c = self.canvas0.expand(n, -1, -1) if cfg.learned_canvas else ref.new_zeros(n, cfg.height, cfg.width)
         h_enc, s_enc = self._zeros(n, cfg.enc_size, ref), self._zeros(n, cfg.enc_size, ref)
         h_dec, s_dec = self._zeros(n, cfg.dec_size, ref), self._zeros(n, cfg.dec_size, ref)
         for t in range(cfg.glimpses):

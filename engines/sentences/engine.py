@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.data.text import (
     BOS_ID,
     EOS_ID,
@@ -62,15 +62,15 @@ class SentencesEngine(Engine):
     item_unit = "tokens"
     loss_unit = "nats per sentence"
     data_file_filter = ("Text, one sentence per line (*.txt)", "All files (*)")
-    # shipped checkpoint → key in ``eval sentences --json``
     shipped = {
-        "sentences-lstm-vae-annealed": "lstm_vae_annealed",
-        "sentences-cnn-small": "cnn_vae_small",
-        "sentences-cnn-medium": "cnn_vae_medium",
-        "sentences-cnn-large": "cnn_vae_large",
-        "sentences-lstm-vae": "lstm_vae",
-        "sentences-lstm-lm": "lstm_lm",
-        "sentences-lstm-lm-3000": "lstm_lm_3000",  # the LM at the CNN decoders' and plain VAE's budget
+        "sentences-lstm-vae-annealed": Shipped("LSTM-VAE, annealed + word dropout", "lstm_vae_annealed"),
+        "sentences-cnn-small": Shipped("CNN-VAE small (4-word context)", "cnn_vae_small"),
+        "sentences-cnn-medium": Shipped("CNN-VAE medium (8-word context)", "cnn_vae_medium"),
+        "sentences-cnn-large": Shipped("CNN-VAE large (32-word context)", "cnn_vae_large"),
+        "sentences-lstm-vae": Shipped("LSTM-VAE, no annealing", "lstm_vae"),
+        "sentences-lstm-lm": Shipped("LSTM language model (no latent)", "lstm_lm"),
+        # the LM at the CNN decoders' and plain VAE's budget
+        "sentences-lstm-lm-3000": Shipped("LSTM language model, 3,000 steps", "lstm_lm_3000", menu=False),
     }
 
     def __init__(self, config: SentenceConfig | None = None, device=None):

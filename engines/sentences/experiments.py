@@ -147,7 +147,7 @@ def evaluate_all(samples: int = 4) -> dict[str, Any]:
 
     _, _, test = SentencesEngine.load_data("wordnet")
     out: dict[str, Any] = {"test_sentences": len(test), "test_words": test.num_tokens(), "z_samples": samples}
-    for resource, key in SentencesEngine.shipped.items():
+    for resource, key in ((r, s.key) for r, s in SentencesEngine.shipped.items()):
         engine = SentencesEngine.from_checkpoint(resource_path(resource))
         m = engine.evaluate(test, samples=samples)
         out[key] = {k: round(float(m[k]), 4) for k in ("nll", "ppl", "kl", "recon")}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.data.images import ImageDataError
 from engines.distributed import item_rng
 from engines.statistician.data import ImageSets, SyntheticSets, binarise
@@ -62,7 +62,10 @@ class StatisticianEngine(Engine):
         "sample_size": ("Items per training set", (1, 50)),
         "min_sample_size": ("Fewest items per set (0: all sets full)", (0, 50)),
     }
-    shipped: ClassVar[dict[str, str]] = {"statistician-glyphs": "glyphs", "statistician-synthetic": "synthetic"}
+    shipped: ClassVar[dict[str, Shipped]] = {
+        "statistician-glyphs": Shipped("Glyphs (conv encoder, c = 64)", "glyphs"),
+        "statistician-synthetic": Shipped("Synthetic 1-D sets (the context map)", "synthetic", menu=False),
+    }
 
     def build_model(self, config: StatisticianConfig) -> NeuralStatistician:
         return NeuralStatistician(config)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.base import Engine
+from engines.base import Engine, Shipped
 from engines.cancel import check_cancelled
 from engines.data.audio import (
     VOICES,
@@ -56,7 +56,7 @@ class WaveNetEngine(Engine):
     config_class = WaveNetConfig
     selection_metric = "bits_per_sample"
     datasets = ("speech8k",)
-    shipped = {"wavenet-speech": "nll_bits_model"}
+    shipped = {"wavenet-speech": Shipped("Speech + music, 6 voices (shipped)", "nll_bits_model")}
     weights_licence = "CC BY-SA 3.0 (trained on the Asterisk recordings of resources/data/speech8k.npz)"
     default_batch_size = 8
     item_unit = "samples"
