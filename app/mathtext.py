@@ -11,7 +11,7 @@ from functools import lru_cache
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QFont, QImage, QTextDocument
 
-MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$")
+MATH = re.compile(r"(?<![\\$])\$((?:[^$\n]|\n(?![ \t]*\n))+?)\$")  # may wrap lines, not paragraphs
 OVERSAMPLE = 4  # rendered at 4x: sharp on a 300 dpi page and a 4K projector
 
 
@@ -29,7 +29,7 @@ def _render(expr: str, points: float) -> bytes:
 def math_image(expr: str, points: float) -> QImage | None:
     """The equation as a QImage whose device pixel ratio makes it text-sized (None if mathtext refuses it)."""
     try:
-        data = _render(expr, round(points, 1))
+        data = _render(" ".join(expr.split()), round(points, 1))  # (an equation may wrap in the source)
     except (ValueError, RuntimeError):  # not TeX mathtext can parse: the text stays as written
         return None
     img = QImage.fromData(data, "PNG")
@@ -50,7 +50,7 @@ def set_markdown(doc: QTextDocument, text: str, font: QFont | None = None) -> in
             return m.group(0)
         name = f"math-{len(images)}.png"
         images[name] = img
-        return f"![{m.group(1)}]({name})"
+        return f"![equation {len(images)}]({name})"  # (TeX in the alt text would be parsed as Markdown)
 
     doc.setMarkdown(MATH.sub(swap, text))  # (setMarkdown clears the document's resources: add them after)
     for name, img in images.items():

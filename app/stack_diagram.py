@@ -14,9 +14,16 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-LIT = QColor(250, 170, 40)
+from app.presentation import OKABE_ITO
+
+LIT = OKABE_ITO["orange"]
 DIM = QColor(225, 228, 235)
-TAP = QColor(200, 60, 30)
+TAP = OKABE_ITO["blue"]  # Okabe-Ito: the taps stay apart from the lit band for colour-blind eyes
+
+
+def label_every(row_h: float, text_h: float) -> int:
+    """Label every n-th layer so that labels never overlap: 1 when a row is as tall as the text."""
+    return max(1, int(np.ceil(text_h / max(row_h, 1e-6))))
 
 
 class StackDiagram(QWidget):
@@ -58,6 +65,7 @@ class StackDiagram(QWidget):
         rows = len(self.dilations)
         row_h = max(3.0, (self.height() - top - wave_h - fm.height() - 8) / rows)
         R = self.receptive_field
+        every = label_every(row_h, fm.height() * 0.9)
         x_of = lambda lag: left + w * (1 - lag / (R - 1))  # lag 0 = now, at the right edge
         p.setPen(Qt.GlobalColor.black)
         ms = 1000 * R / self.rate
@@ -70,9 +78,9 @@ class StackDiagram(QWidget):
             p.fillRect(band, DIM)
             lit = QRectF(x_of(reach[k]), y + 1, x_of(0) - x_of(reach[k]), row_h - 2)
             p.fillRect(lit, LIT)
-            if row_h >= fm.height() * 0.8:
-                p.drawText(QRectF(0, y, left - 4, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                           f"d={d}")  # fmt: skip
+            if (rows - 1 - k) % every == 0:  # the top layer always; in a short diagram every n-th below it
+                p.drawText(QRectF(0, y + row_h / 2 - fm.height() / 2, left - 4, fm.height()),
+                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"d={d}")  # fmt: skip
             # the taps of the path through every layer's most recent input
             lag_here = int(reach[k + 1]) if k + 1 < rows else 0
             for lag in (lag_here, lag_here + d):

@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="skip the large-scale parts (DESM's 1M-passage collection)")
 
     d = sub.add_parser("build-data", help="rebuild a shipped dataset from its source")
-    d.add_argument("dataset", choices=["mnist", "fashion", "speech8k", "sentences", "documents", "glyphs"])
+    d.add_argument(
+        "dataset", choices=["mnist", "fashion", "speech8k", "sentences", "documents", "glyphs", "glyph-fonts"]
+    )
 
     sub.add_parser("verify", help="check every resource against the manifest sha256")
     return parser
@@ -361,6 +363,16 @@ def cmd_bench(args) -> None:
     _emit({**figures, **info, "repeats": args.repeats}, args.json)
 
 
+def _dpkg_version(package: str) -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
+        return out.stdout.strip() or "(version unknown)"
+    except OSError:
+        return "(version unknown)"
+
+
 def cmd_build_data(args) -> None:
     from engines.data import images
     from engines.resources import RESOURCES_DIR, register, set_metrics
@@ -377,6 +389,17 @@ def cmd_build_data(args) -> None:
             "distortion, 28 x 28 binary (engines/data/glyphs.py); scripts split train/valid/test, seed 0",
             licence="SIL Open Font License 1.1 (Noto fonts, resources/licences/noto-fonts-OFL-1.1.txt); "
             "the rendered set: CC0",
+        )  # fmt: skip
+    elif args.dataset == "glyph-fonts":
+        from engines.data import glyphs
+
+        out, figures = glyphs.build_letter_fonts(RESOURCES_DIR / "data" / "glyph-fonts.zip")
+        dpkg = "fonts-noto-core " + _dpkg_version("fonts-noto-core")
+        register(
+            "glyph-fonts", out, kind="dataset", command=command, metrics=figures,
+            source=f"Debian {dpkg}: each glyph script's first Noto face (regular), subset with fontTools to the "
+            "letters in glyphs.npz (no hinting, no layout features), so that set names draw their letters",
+            licence="SIL Open Font License 1.1 (Noto fonts, resources/licences/noto-fonts-OFL-1.1.txt)",
         )  # fmt: skip
     elif args.dataset == "documents":
         from engines.data import documents

@@ -290,3 +290,93 @@ def load_glyphs(path: str | Path | None = None) -> GlyphSet:
 
 
 _CACHE: dict[str, GlyphSet] = {}
+
+
+# ----------------------------------------------------------------------------- the letters' fonts, for the app
+
+
+def _empty_gsub(script_tags: list[str]):
+    """A GSUB table that names ``script_tags`` with no features or lookups."""
+    from fontTools.ttLib import newTable
+    from fontTools.ttLib.tables import otTables as ot
+
+    table = ot.GSUB()
+    table.Version = 0x00010000
+    table.ScriptList = ot.ScriptList()
+    table.ScriptList.ScriptRecord = []
+    for tag in script_tags:
+        rec = ot.ScriptRecord()
+        rec.ScriptTag = tag
+        rec.Script = ot.Script()
+        rec.Script.DefaultLangSys = ot.DefaultLangSys()
+        rec.Script.DefaultLangSys.LookupOrder = None
+        rec.Script.DefaultLangSys.ReqFeatureIndex = 0xFFFF
+        rec.Script.DefaultLangSys.FeatureIndex = []
+        rec.Script.DefaultLangSys.FeatureCount = 0
+        rec.Script.LangSysRecord = []
+        rec.Script.LangSysCount = 0
+        table.ScriptList.ScriptRecord.append(rec)
+    table.ScriptList.ScriptCount = len(script_tags)
+    table.FeatureList = ot.FeatureList()
+    table.FeatureList.FeatureRecord = []
+    table.FeatureList.FeatureCount = 0
+    table.LookupList = ot.LookupList()
+    table.LookupList.Lookup = []
+    table.LookupList.LookupCount = 0
+    gsub = newTable("GSUB")
+    gsub.table = table
+    return gsub
+
+
+def build_letter_fonts(out: Path, glyphs: str | Path | None = None) -> tuple[Path, dict]:
+    """Each script's Noto face (its first family, regular) cut down to the letters the glyph set holds, in one zip
+    of TTF files: the app registers them so that a set's name ("Tibetan ཀ") draws its letter on any machine.
+    Deterministic (fixed zip dates), a few kB a script."""
+    import io
+    import zipfile
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from engines.checkpoint import atomic_write_bytes
+
+    g = load_glyphs(glyphs)
+    by_script: dict[str, set[str]] = {}
+    for ch, si in zip(g.chars, g.char_script):
+        by_script.setdefault(g.scripts[int(si)], set()).add(ch)
+    families = {script: fams for script, fams, _, _ in SCRIPTS}
+    files: dict[str, bytes] = {}
+    for script, letters in by_script.items():
+        face = _faces(families[script][:1])[0]
+        font = TTFont(face)
+        family = font["name"].getDebugName(1) + " Letters"
+        gpos_scripts = [r.ScriptTag for r in font["GPOS"].table.ScriptList.ScriptRecord] if "GPOS" in font else []
+        opts = subset.Options()
+        opts.hinting = False
+        opts.layout_features = ["*"]  # Qt takes a font for a complex script (Tibetan, Indic) only with its tables
+        opts.name_IDs = [0, 13, 14]  # copyright and the OFL: the names are set below
+        opts.notdef_outline = True
+        opts.prune_unicode_ranges = False  # Qt picks fallback fonts by these bits (a pruned Thaana font had none)
+        sub = subset.Subsetter(opts)
+        sub.populate(unicodes=[ord(c) for c in sorted(letters)])
+        sub.subset(font)
+        if "GSUB" not in font and gpos_scripts:  # Qt draws a complex script (Thaana) only from a font whose GSUB
+            font["GSUB"] = _empty_gsub(gpos_scripts)  # lists it; Noto Thaana has none (no fallback was found)
+        # a family of its own ("Noto Sans Tibetan Letters"): a subset must never stand in for the full face
+        for name_id, text in ((1, family), (2, "Regular"), (4, family), (6, family.replace(" ", "") + "-Regular"),
+                              (16, family), (17, "Regular")):  # fmt: skip
+            font["name"].setName(text, name_id, 3, 1, 0x409)
+            font["name"].setName(text, name_id, 1, 0, 0)
+        font.recalcTimestamp = False  # head.modified kept from the source face: the same bytes on every build
+        buf = io.BytesIO()
+        font.save(buf)
+        files[f"{face.stem}-letters.ttf"] = buf.getvalue()
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in sorted(files):
+                z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), files[name], zipfile.ZIP_DEFLATED)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, write)
+    return out, {"fonts": len(files), "letters": sum(map(len, by_script.values())), "scripts": len(by_script)}

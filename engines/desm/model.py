@@ -1,4 +1,4 @@
-"""DESM: the Dual Embedding Space Model (Mitra, Nalisnick, Craswell & Caruana, 2016), with BM25.
+r"""DESM: the Dual Embedding Space Model (Mitra, Nalisnick, Craswell & Caruana, 2016), with BM25.
 
 **Two embedding spaces.** word2vec (skip-gram or CBOW with negative sampling) learns two vectors per
 word: an IN vector (the input matrix, gensim's ``wv``) and an OUT vector (the output matrix,
@@ -8,17 +8,18 @@ what a query term and the words of a relevant document do (Section 3 of the pape
 
 **A document** is the centroid of its words' normalised vectors (eq. 5):
 
-    D̄ = (1/|D|) Σ_{d ∈ D} d / ‖d‖
+$\bar{D} = \frac{1}{|D|} \sum_{d \in D} \frac{d}{\Vert d \Vert}$
 
 **The score** of a query Q is the mean cosine of its words with that centroid (eq. 6):
 
-    DESM(Q, D) = (1/|Q|) Σ_{q ∈ Q} (q · D̄) / (‖q‖ ‖D̄‖)
+$\mathrm{DESM}(Q, D) = \frac{1}{|Q|} \sum_{q \in Q} \frac{q^T \bar{D}}{\Vert q \Vert \, \Vert \bar{D} \Vert}$
 
 DESM_IN-OUT takes q from IN and D̄ from OUT vectors; DESM_IN-IN takes both from IN.
 
 **The mixture** (Section 4.3): DESM alone ranks documents that are *about* the query's topic but need
 not mention it, so over a whole collection it also ranks near-misses highly. The paper mixes it with
-a term-matching model, MM(Q, D) = α DESM(Q, D) + (1 - α) BM25(Q, D), and re-ranks BM25's top k
+a term-matching model, $\mathrm{MM}(Q, D) = \alpha\, \mathrm{DESM}(Q, D) + (1 - \alpha)\, \mathrm{BM25}(Q, D)$, and
+re-ranks BM25's top k
 ("telescoping"). Here BM25 (the ``bm25s`` library, Lucene's variant, k1 = 1.2, b = 0.75) is divided by
 its largest value among the query's candidates, so both terms are in comparable ranges and α means the
 same for short and long queries (the paper does not say how it scaled them).

@@ -1,20 +1,21 @@
-"""DocNADE: Document Neural Autoregressive Distribution Estimation (Lauly, Zheng, Allauzen & Larochelle,
+r"""DocNADE: Document Neural Autoregressive Distribution Estimation (Lauly, Zheng, Allauzen & Larochelle,
 JMLR 2016), and DocNADE-LM, its language-model variant (same paper, Section 6).
 
 **The idea.** A document is a sequence of word indices v = (v_1, ..., v_D). DocNADE models it
-autoregressively, p(v) = Π_i p(v_i | v_<i) (eq. 1), with a hidden layer that sees the words before
+autoregressively, $p(v) = \prod_i p(v_i \mid v_{<i})$ (eq. 1), with a hidden layer that sees the words before
 position i as a bag:
 
-    h_i(v_<i) = g(c + Σ_{k<i} W[:, v_k])                          (eq. 2)
+$h_i(v_{<i}) = g(c + \sum_{k<i} W_{:, v_k})$ (eq. 2)
 
 so every position's hidden state is a running sum of word columns. All D states come from one
 (exclusive) cumulative sum, O(D H) per document, not O(D² H).
 
-**The output** is a softmax over the vocabulary, p(v_i = w | v_<i) ∝ exp(b_w + V[w, :] h_i) (eq. 3),
+**The output** is a softmax over the vocabulary, $p(v_i = w \mid v_{<i}) \propto \exp(b_w + V_{w,:}\, h_i)$ (eq. 3),
 or, as the paper has it for large vocabularies, a binary tree: each word is a leaf reached by a path
 of left/right decisions π(w), each a logistic unit on h_i,
 
-    p(v_i = w | v_<i) = Π_m p(π(w)_m | v_<i),  p(π_m = right) = σ(b_{l(w)_m} + V[l(w)_m, :] h_i)   (eqs. 4-5)
+$p(v_i = w \mid v_{<i}) = \prod_m p(\pi(w)_m \mid v_{<i})$, $p(\pi_m = \mathrm{right}) = \sigma(b_{l(w)_m} +
+V_{l(w)_m,:}\, h_i)$ (eqs. 4-5)
 
 which costs O(log |V|) per word instead of O(|V|). Here the tree is a Huffman tree of the training
 counts (frequent words get short paths); the paper's argument only needs a binary tree.
@@ -24,9 +25,10 @@ document's words every time it is seen, so the model learns p(v) for all orderin
 
 **DocNADE-LM** (Section 6) adds an n-gram term over the previous n - 1 words in their real order:
 
-    h_i = g(c + Σ_{k<i} W[:, v_k] + Σ_{k=1}^{n-1} U_k W^LM[:, v_{i-k}])      (eq. 15)
+$h_i = g(c + \sum_{k<i} W_{:, v_k} + \sum_{k=1}^{n-1} U_k W^{LM}_{:, v_{i-k}})$ (eq. 15)
 
-**Perplexity** (Section 7): exp(-(1/T) Σ_t (1/|v_t|) log p(v_t)), the average per-word NLL of each
+**Perplexity** (Section 7): $\exp\left(-\frac{1}{T} \sum_t \frac{1}{|v_t|} \log p(v_t)\right)$, the average per-word
+NLL of each
 document, averaged over the T test documents.
 """
 

@@ -1,29 +1,31 @@
-"""Sentence models: an LSTM language model, Bowman et al.'s sentence VAE (2015), Yang et al.'s
+r"""Sentence models: an LSTM language model, Bowman et al.'s sentence VAE (2015), Yang et al.'s
 dilated-CNN decoders (2017), Dai & Le's sequence autoencoder (2015) and Li, Luong & Jurafsky's
 hierarchical paragraph autoencoder (2015).
 
-**LSTM language model** (the baseline): p(x) = Π_t p(x_t | x_<t), an LSTM over the word embeddings
+**LSTM language model** (the baseline): $p(x) = \prod_t p(x_t \mid x_{<t})$, an LSTM over the word embeddings
 of x_<t with a softmax on its state. -log p(x) is exact, so it is the reference every VAE's bound
 is compared with.
 
 **Sentence VAE** (Bowman et al., Section 3). An LSTM encoder reads x; its last state gives the
-Gaussian posterior q(z|x) = N(μ(x), diag σ²(x)) of a latent z ∈ R^k; the decoder is the language
-model above with its initial state set from z (h_0 = tanh(W z + b)). Training maximises the ELBO
+Gaussian posterior $q(z|x) = \mathcal{N}(\mu(x), \mathrm{diag}\,\sigma^2(x))$ of a latent $z \in \mathbb{R}^k$;
+the decoder is the language model above with its initial state set from z, $h_0 = \tanh(W z + b)$. Training
+maximises the ELBO
 
-    log p(x) ≥ E_q[log p(x|z)] - KL(q(z|x) || N(0, I))                     (Bowman eq. 1)
+$\log p(x) \geq \mathbb{E}_q[\log p(x|z)] - \mathrm{KL}(q(z|x) \,\Vert\, \mathcal{N}(0, I))$ (Bowman eq. 1)
 
 so ``nll`` = reconstruction + KL is an upper bound on -log p(x). An LSTM decoder is strong enough
 to model x without z: the optimiser then drives KL to 0 and z is ignored ("posterior collapse").
 Two remedies from the paper (Section 3.1):
 
-- *KL cost annealing*: the loss is recon + β_t · KL with β_t rising from 0 to 1 (a sigmoid in the
+- *KL cost annealing*: the loss is $\mathrm{recon} + \beta_t \cdot \mathrm{KL}$ with $\beta_t$ rising from 0 to 1 (a
+sigmoid in the
   paper's Figure 2, or linear), so the encoder learns to put information in z before it is charged.
 - *Word dropout*: each decoder input word is replaced by ``<unk>`` with probability p, so the decoder
   must lean on z to predict what comes next.
 
 **Dilated-CNN decoders** (Yang et al., Section 3). The decoder is a stack of causal dilated 1-D
 convolutions (kernel k, dilations d_1, d_2, ...) in residual blocks, with z concatenated to the input
-at every position. A stack sees 1 + Σ (k - 1) d_i previous words: a small context cannot model the
+at every position. A stack sees $1 + \sum_i (k - 1) d_i$ previous words: a small context cannot model the
 sentence alone, so it uses z (KL > 0) and, being close to an LM, gives an NLL close to the LSTM's;
 a context as long as the sentence behaves like the LSTM and collapses. The paper's stacks (kernel 3;
 [1, 2, 4], [1, 2, 4, 8, 16], twice [1, 2, 4, 8, 16]) were sized for Yahoo/Yelp reviews of 80-100

@@ -1,4 +1,4 @@
-"""The Neural Statistician (Edwards & Storkey, ICLR 2017): a VAE over *datasets*.
+r"""The Neural Statistician (Edwards & Storkey, ICLR 2017): a VAE over *datasets*.
 
 **The idea.** A dataset D = {x_1, ..., x_k} is generated in two stages: a context c for the whole set, then
 each item from it. The model learns to compute a *statistic* of a set, the posterior q(c | D), which
@@ -7,29 +7,34 @@ items can be generated from it and a new item can be classified by which set it 
 
 **Generative model** (Section 3.1, with the stack of latent layers of Section 3.2, L = ``z_layers``):
 
-    c ~ p(c) = N(0, I)
-    z_L ~ p(z_L | c),  z_l ~ p(z_l | z_{l+1}, c)  (l = L-1 .. 1),  each a diagonal Gaussian
-    x ~ p(x | z_{1:L}, c)       (Bernoulli pixels, or a Gaussian for real-valued items)
+$c \sim p(c) = \mathcal{N}(0, I)$
+
+$z_L \sim p(z_L \mid c)$, $z_l \sim p(z_l \mid z_{l+1}, c)$ (l = L-1 .. 1), each a diagonal Gaussian
+
+$x \sim p(x \mid z_{1:L}, c)$ (Bernoulli pixels, or a Gaussian for real-valued items)
 
 **Inference** (Section 3.2):
 
-    e_i = E(x_i)                                the shared instance encoder
-    q(c | D) = N(μ_c, σ_c²),  (μ_c, log σ_c²) = S(mean_i e_i)        the statistic network: pool by mean
-    q(z_L | x, c), q(z_l | z_{l+1}, x, c)        the inference network, per item
+$e_i = E(x_i)$: the shared instance encoder
+
+$q(c \mid D) = \mathcal{N}(\mu_c, \sigma_c^2)$, $(\mu_c, \log \sigma_c^2) = S(\frac{1}{k}\sum_i e_i)$: the statistic
+network, pooling by mean
+
+$q(z_L \mid x, c)$, $q(z_l \mid z_{l+1}, x, c)$: the inference network, per item
 
 Mean pooling makes q(c | D) invariant to the order of the items and defined for any set size: sets of a
 fixed size in training, any size at test time.
 
 **The per-dataset lower bound** (eq. 3 and Section 3.2):
 
-    L_D = Σ_{x ∈ D} ( E_q[log p(x | z, c)] - Σ_l E_q KL(q(z_l | z_{l+1}, x, c) || p(z_l | z_{l+1}, c)) )
-          - KL(q(c | D) || p(c))
+$\mathcal{L}_D = \sum_{x \in D} \left( \mathbb{E}_q[\log p(x \mid z, c)] - \sum_l \mathbb{E}_q \mathrm{KL}(q(z_l \mid
+z_{l+1}, x, c) \,\Vert\, p(z_l \mid z_{l+1}, c)) \right) - \mathrm{KL}(q(c \mid D) \,\Vert\, p(c))$
 
-The loss returned here is -L_D / |D|: per item, the context KL shared out over the set's items (the
+The loss returned here is $-\mathcal{L}_D / |D|$: per item, the context KL shared out over the set's items (the
 paper's weighting of the context term over the set).
 
 **Few-shot classification** (Section 5.3): a query x is given to the support set D_i whose context
-posterior is closest to its own, argmin_i KL(q(c | {x}) || q(c | D_i)).
+posterior is closest to its own, $\mathrm{argmin}_i\, \mathrm{KL}(q(c \mid \{x\}) \,\Vert\, q(c \mid D_i))$.
 """
 
 from __future__ import annotations

@@ -1,24 +1,27 @@
-"""WaveNet: A Generative Model for Raw Audio (van den Oord et al., 2016), with the cached
+r"""WaveNet: A Generative Model for Raw Audio (van den Oord et al., 2016), with the cached
 incremental generation of Paine et al. (2016), "Fast Wavenet Generation Algorithm".
 
-**The idea.** Audio is modelled one sample at a time, p(x) = Π_t p(x_t | x_1, ..., x_{t-1}) (eq. 1),
+**The idea.** Audio is modelled one sample at a time, $p(x) = \prod_t p(x_t \mid x_1, \ldots, x_{t-1})$ (eq. 1),
 with a stack of *causal*, *dilated* convolutions: layer k looks d_k = 2^k samples back, so ten layers
 see 1,024 samples, and repeating the stack widens the receptive field further at little cost. Each
 sample is μ-law companded to 256 classes and predicted with a softmax.
 
-**μ-law (eq. 2 of the paper's Section 2.2).** f(x_t) = sign(x_t) ln(1 + μ|x_t|) / ln(1 + μ), μ = 255,
+**μ-law (Section 2.2).** $f(x_t) = \mathrm{sign}(x_t) \frac{\ln(1 + \mu |x_t|)}{\ln(1 + \mu)}$, μ = 255,
 quantised to 256 values.
 
-**Gated activation units (eq. 2).** z = tanh(W_{f,k} * x) ⊙ σ(W_{g,k} * x).
+**Gated activation units (eq. 2).** $z = \tanh(W_{f,k} * x) \odot \sigma(W_{g,k} * x)$
 
 **Residual and skip connections (Section 2.4).** Each layer's z goes through a 1x1 convolution into
 a residual (added to the layer's input) and a skip path; the sum of all skips goes through
 ReLU → 1x1 → ReLU → 1x1 to the 256-way softmax.
 
 **Conditioning (Section 2.5).** Global, on a speaker embedding h (eq. 3):
-z = tanh(W_{f,k} * x + V_{f,k}^T h) ⊙ σ(W_{g,k} * x + V_{g,k}^T h).
-Local, on a time series h_t upsampled to the audio rate y = f(h) (eq. 4, here by repetition):
-z = tanh(W_{f,k} * x + V_{f,k} * y) ⊙ σ(W_{g,k} * x + V_{g,k} * y), with V * y a 1x1 convolution.
+
+$z = \tanh(W_{f,k} * x + V_{f,k}^T h) \odot \sigma(W_{g,k} * x + V_{g,k}^T h)$
+
+Local, on a time series $h_t$ upsampled to the audio rate, $y = f(h)$ (eq. 4, here by repetition):
+
+$z = \tanh(W_{f,k} * x + V_{f,k} * y) \odot \sigma(W_{g,k} * x + V_{g,k} * y)$, with $V * y$ a 1x1 convolution.
 In this app h picks one of six voices (five speakers and music) and h_t is 20 log-mel bands every
 10 ms of a real recording. The shipped model saw h_t on only half its training crops, so the same
 weights generate freely (no h_t) or resynthesise a clip from its h_t in any voice.
