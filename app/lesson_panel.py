@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -202,6 +202,10 @@ class PresenterNotes(QWidget):
         self.next_label = QLabel()
         self.next_label.setWordWrap(True)
         lay.addWidget(self.next_label)
+        self.next_image = QLabel()  # the next slide's presentation view, small (LessonPlayer.preview)
+        self.next_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.next_image)
+        self._next_index = -1
         self.started = time.monotonic()
         self.timer = QTimer(self, interval=1000, timeout=self.tick)
         self.timer.start()
@@ -226,6 +230,23 @@ class PresenterNotes(QWidget):
         set_markdown(self.notes.document(), (s.notes or "*(no notes)*").replace("~", "∼"), self.notes.font())
         nxt = slides[i + 1] if i + 1 < len(slides) else None
         self.next_label.setText(f"Next: {nxt.title or nxt.tab}" if nxt else "Last slide")
+        self._next_index = i + 1 if nxt else -1
+        self.next_image.clear()
+        if self.isVisible():  # after this slide is on screen: the preview renders on a hidden copy of its tab
+            QTimer.singleShot(150, self.show_next_preview)
+
+    def show_next_preview(self) -> None:
+        i = self._next_index
+        if i < 0 or not self.isVisible():
+            return
+        image = self.window.lesson_player.preview(i)
+        if image is not None and i == self._next_index:
+            self.next_image.setPixmap(QPixmap.fromImage(image))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.next_image.pixmap().isNull():
+            QTimer.singleShot(0, self.show_next_preview)
 
 
 def second_screen():

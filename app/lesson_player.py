@@ -29,6 +29,8 @@ class LessonPlayer(QObject):
         self.twins: dict[str, Any] = {}  # tab name -> a second instance of the tab, for side-by-side slides
         self.compare_dock = None  # the dock the second view shows in
         self._inputs_dir: tempfile.TemporaryDirectory | None = None  # embedded input files, written out once
+        self._preview_tabs: dict[str, Any] = {}  # tab name -> a hidden instance that renders slide thumbnails
+        self._previews: dict[str, Any] = {}  # a slide's content (JSON) -> its thumbnail (QImage)
 
     # -- building -----------------------------------------------------------------------------------
     def slide_from_view(self, title: str = "", notes: str = "") -> Slide:
@@ -192,6 +194,46 @@ class LessonPlayer(QObject):
             return True
         target = self.index + direction
         return self.show(target) if 0 <= target < len(self.lesson.slides) else False
+
+    # -- the presenter's preview ---------------------------------------------------------------------
+    def preview(self, i: int, width: int = 480):
+        """Slide ``i``'s presentation view as a ``width``-pixel thumbnail (a QImage; None when the slide cannot
+        be shown). Rendered on a hidden copy of its tab, so what the audience sees does not change; cached per
+        slide content. For a side-by-side slide, its first view."""
+        import json
+
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QApplication
+
+        if self.lesson is None or not 0 <= i < len(self.lesson.slides):
+            return None
+        slide = self.lesson.slides[i]
+        key = json.dumps([slide.tab, slide.title, slide.state, slide.model_sha256], sort_keys=True, default=str)
+        if key in self._previews or slide.problem:
+            return self._previews.get(key)
+        tab = self._preview_tabs.get(slide.tab)
+        if tab is None:
+            tab = type(self.window.model_tabs[slide.tab])()
+            tab.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+            self._preview_tabs[slide.tab] = tab
+        shown = self.window.model_tabs[slide.tab]
+        tab.resize(shown.size() if shown.width() > 100 else self.window.size())
+        tab.slide_title = slide.title or tab.figure_title()
+        try:
+            self._apply(tab, slide.state, slide.model_sha256, False)
+        except (ValueError, TypeError, KeyError, OSError):
+            return None  # show() marks the slide when it comes to it
+        tab.set_presentation(True)
+        tab.show()
+        tab.cancel_job()
+        tab.redraws.flush()
+        tab.refresh_stage()
+        for _ in range(3):  # layouts settle in a few passes
+            QApplication.sendPostedEvents()
+            QApplication.processEvents()
+        image = render_2x(tab.page, 1.0).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        self._previews[key] = image
+        return image
 
     # -- exporting ----------------------------------------------------------------------------------
     def _shown_image(self, i: int, scale: float):

@@ -308,3 +308,28 @@ def test_any_tab_exports_its_view_at_2x_and_its_process_as_mp4(window, tmp_path)
     reader.close()
     assert n == 32 + 5 and "37 frames" in said  # a frame per glimpse, the last held five more
     assert tab.t == 7  # the view shown before the export is back
+
+
+def test_the_presenter_sees_a_thumbnail_of_the_next_slide_without_the_audience_seeing_it(window, qtbot):
+    state = {"mode": "sample", "model": "draw-attention", "count": 4}
+    lesson = Lesson("preview", [Slide("draw", {**state, "seed": 1, "step": 31}, title="first"),
+                                Slide("draw", {**state, "seed": 2, "step": 0}, title="second")])  # fmt: skip
+    window.open_lesson(lesson)
+    tab = window.model_tabs["draw"]
+    shown = canvas_pixels(tab)
+    qtbot.keyClick(window, Qt.Key.Key_N)  # the notes panel, with the next slide under them
+    notes = window.presenter_notes
+    qtbot.waitUntil(lambda: not notes.next_image.pixmap().isNull(), timeout=20000)
+    thumb = notes.next_image.pixmap().toImage()
+    assert thumb.width() == 480 and abs(thumb.width() / thumb.height() - 16 / 9) < 0.05  # the 16:9 slide frame
+    assert np.array_equal(canvas_pixels(tab), shown) and tab.t == 31  # the audience's view did not move
+    # the thumbnail is the second slide (glimpse 1: grey fog), not the first one (finished digits)
+    from app.exports import qimage_rgb
+
+    first = qimage_rgb(window.lesson_player.preview(0)).astype(int)
+    assert np.abs(qimage_rgb(thumb).astype(int) - first).mean() > 5
+    window.lesson_player.next()
+    window.lesson_player.next()
+    assert window.lesson_player.index == 1
+    qtbot.waitUntil(lambda: notes.next_label.text() == "Last slide", timeout=5000)
+    assert notes.next_image.pixmap().isNull()
