@@ -288,3 +288,31 @@ def test_cli_eval_checkpoint_and_bad_dataset(small, tmp_path, root):
     missing = str(tmp_path / "none.txt")
     bad = run_cli(root, "train", "sentences", "--preset", "tiny", "--dataset", missing, "--steps", "1")
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_dangling_decodes_end_on_a_closed_class_word_or_at_the_length_limit():
+    from engines.sentences.experiments import CLOSED_CLASS, dangling
+
+    assert not dangling("the children played in the park".split(), 30)
+    assert dangling("the children were in the".split(), 30)  # cut mid-phrase
+    assert dangling("he was a good and".split(), 30) and dangling("it will".split(), 30)
+    assert dangling(["park"] * 30, 30) and not dangling(["park"] * 29, 30)  # no </s> within the limit: cut
+    assert dangling([], 30)
+    assert {"the", "of", "and", "was", "their"} <= CLOSED_CLASS and not {"park", "it", "him"} & CLOSED_CLASS
+
+
+def test_homotopy_fluency_scores_greedy_paths_between_fixed_test_pairs(small):
+    from engines.sentences.experiments import homotopy_fluency
+
+    train, test = small
+    vae = tiny_engine()
+    vae.fit_data(train)
+    lm = tiny_engine(kind="lm")
+    lm.fit_data(train)
+    r = homotopy_fluency(vae, lm, test, pairs=6, steps=3)
+    again = homotopy_fluency(vae, lm, test, pairs=6, steps=3)
+    assert r == again and len(r["examples"]) == 3  # fixed pairs, greedy: the same figures every time
+    assert 0 <= r["dangling_rate"] <= 1 and 0 <= r["prior_dangling_rate"] <= 1
+    # an untrained LM gives every word about log |V| nats, decodes and test sentences alike
+    V = len(lm.vocab.words)
+    assert r["test_lm_nll_per_word"] == pytest.approx(np.log(V), rel=0.05)

@@ -4,6 +4,7 @@ reconstruction accuracy on KJV passages (``python -m engines eval sentences``)."
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,57 @@ def sa_lstm_experiment(
     }
 
 
+# Words a sentence cannot end on (issue 19's fluency measure): articles and determiners, prepositions, conjunctions,
+# auxiliaries and the possessive determiners. A homotopy step that ends on one ("the children were in the") is cut
+# mid-phrase. (Prepositions can end an English clause, "the house he lived in"; WordNet's examples almost never do.)
+CLOSED_CLASS = frozenset("""
+    the a an every each either neither several such this these those
+    my your its our their whose
+    of in on at to for with from by into onto about over under through between among against during without within
+    upon toward towards across behind beyond despite except than via after before around along near since until
+    and or but nor because although though if while whereas unless so
+    is are was were be been being am has have had do does did will would shall should can could may might must
+""".split())
+
+
+def dangling(words: list[str], max_len: int) -> bool:
+    """A decode that ends on a closed-class word, or was cut at the decoder's maximum length."""
+    return len(words) >= max_len or (bool(words) and words[-1] in CLOSED_CLASS) or not words
+
+
+def homotopy_fluency(vae, lm, test: SentenceSplit, pairs: int = 100, steps: int = 8, seed: int = 0) -> dict[str, Any]:
+    """Bowman et al.'s homotopies judged by a machine: ``pairs`` fixed pairs of test sentences (5-12 words), each
+    decoded greedily at ``steps`` points from μ(A) to μ(B); ``dangling_rate``, the fraction of decodes :func:`dangling`
+    calls cut mid-phrase, and ``lm_nll_per_word``, the shipped LSTM-LM's NLL per word (</s> included) of those
+    decodes, beside ``test_lm_nll_per_word``, the same LM on the test sentences. ``prior_dangling_rate``: 100 greedy
+    decodes of z ~ N(0, I), judged the same way."""
+    from engines.data.text import detokenize
+
+    rng = np.random.default_rng(seed)
+    pool = [i for i, t in enumerate(test.tokens) if 5 <= len(t) <= 12]
+    picks = rng.choice(pool, size=(pairs, 2), replace=False)
+    texts = [detokenize(test.tokens[i]) for i in picks.flatten()]
+    mu = vae.encode_texts(texts).reshape(pairs, 2, -1)
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    z = ((1 - t) * mu[:, :1] + t * mu[:, 1:]).reshape(pairs * steps, -1)
+    words = deque(vae.decode(z), maxlen=1)[0].words
+    prior = deque(vae.decode(vae.prior(100, seed)), maxlen=1)[0].words
+    max_len = vae.config.max_len
+
+    def nll_per_word(tokens: list[list[str]]) -> float:
+        split = SentenceSplit(tokens, np.arange(len(tokens)))
+        return float(np.log(lm.evaluate(split)["ppl"]))
+
+    return {
+        "pairs": pairs, "steps": steps,
+        "dangling_rate": round(float(np.mean([dangling(w, max_len) for w in words])), 4),
+        "lm_nll_per_word": round(nll_per_word([w for w in words if w]), 4),
+        "test_lm_nll_per_word": round(nll_per_word(test.tokens), 4),
+        "prior_dangling_rate": round(float(np.mean([dangling(w, max_len) for w in prior])), 4),
+        "examples": [detokenize(w) for w in words[:steps]],
+    }  # fmt: skip
+
+
 def evaluate_all(samples: int = 4) -> dict[str, Any]:
     """The ``eval sentences --json`` object (see the issue's "Figures for scripts")."""
     from engines.resources import resource_path
@@ -153,6 +205,12 @@ def evaluate_all(samples: int = 4) -> dict[str, Any]:
         out[key] = {k: round(float(m[k]), 4) for k in ("nll", "ppl", "kl", "recon")}
         out[key]["active_units"] = int(m["active_units"])
         out[key]["steps"] = engine.meta.get("trained_steps")
+    default_vae = next(iter(SentencesEngine.shipped))  # the tab's default model
+    out["homotopy"] = homotopy_fluency(
+        SentencesEngine.from_checkpoint(resource_path(default_vae)),
+        SentencesEngine.from_checkpoint(resource_path("sentences-lstm-lm")), test,
+    )  # fmt: skip
+    out["homotopy"]["model"] = default_vae
     sa = SentencesEngine.from_checkpoint(resource_path("sentences-sa-lstm"))
     out["sa_lstm"] = {task: sa_lstm_experiment(sa.model, task) for task in LABEL_COUNTS}
     hier = SentencesEngine.from_checkpoint(resource_path("sentences-hier-ae"))
