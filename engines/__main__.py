@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("verify", help="check every resource against the manifest sha256")
+    q = sub.add_parser("quantize", help="store a shipped checkpoint's matrices as int8 (measured before and after)")
+    q.add_argument("names", nargs="+", help="manifest names of shipped checkpoints")
+    q.add_argument("--json", action="store_true")
     return parser
 
 
@@ -484,6 +487,50 @@ def cmd_build_data(args) -> None:
     print(out)
 
 
+def _test_figure(engine, test) -> tuple[str, float]:
+    """The engine's selection metric on ``test`` (DESM: its mixture's NDCG@10), one draw."""
+    m = engine.evaluate(test, samples=1)
+    key = engine.selection_metric if engine.selection_metric in m else sorted(k for k in m if "ndcg10" in k)[-1]
+    return key, round(float(m[key]), 4)
+
+
+def cmd_quantize(args) -> None:
+    """Rewrite shipped checkpoints with int8 matrices (engines/checkpoint.py) and re-register them; the test split's
+    selection metric before and after goes into the manifest entry, so the change in quality is on record."""
+    from engines.checkpoint import INT8_SCALE, read_checkpoint
+    from engines.resources import load_manifest, register, resource_path
+
+    manifest = load_manifest()
+    report = {}
+    for name in args.names:
+        entry = manifest.get(name)
+        if entry is None or entry.get("kind") != "checkpoint":
+            raise UsageError(f"'{name}' is not a shipped checkpoint")
+        path = resource_path(name)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+        if any(k.endswith(INT8_SCALE) for k in raw["state_dict"]):
+            report[name] = "already int8"
+            continue
+        cls = _engine_class(read_checkpoint(path, raw["engine"])["engine"])
+        engine = cls.from_checkpoint(path)
+        test = cls.load_data(engine.meta.get("dataset") or cls.datasets[0])[2] if cls.datasets else None
+
+        key, before = _test_figure(engine, test)
+        size = path.stat().st_size
+        engine.save(path, int8=True)
+        _, after = _test_figure(cls.from_checkpoint(path), test)
+        figures = {f"test_{key}_fp16": before, f"test_{key}_int8": after, "bytes_fp16": size}
+        register(
+            name, path, kind="checkpoint", source=entry["source"], licence=entry["licence"],
+            command=entry["command"] + f" && python -m engines quantize {name}",
+            metrics={**entry.get("metrics", {}), "int8": figures},
+            **{k: v for k, v in entry.items() if k not in ("path", "kind", "source", "licence", "size", "sha256",
+                                                           "command", "metrics")},
+        )  # fmt: skip
+        report[name] = {**figures, "bytes_int8": path.stat().st_size}
+    _emit(report, args.json)
+
+
 def cmd_verify(args) -> None:
     from engines.resources import verify_all
 
@@ -502,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "build-data": cmd_build_data}
+    handlers = {"train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "build-data": cmd_build_data,
+                "quantize": cmd_quantize}  # fmt: skip
     try:
         handlers.get(args.command, cmd_verify)(args)
     except UsageError as e:

@@ -240,12 +240,25 @@ class Engine(ABC):
         return metrics_to_python(out)
 
     def save(
-        self, path: str | Path, meta: dict[str, Any] | None = None, half: bool = False, extra: dict | None = None
+        self,
+        path: str | Path,
+        meta: dict[str, Any] | None = None,
+        half: bool = False,
+        extra: dict | None = None,
+        int8: bool = False,
     ) -> None:
-        """Atomic write of config + weights (+ meta). ``half=True`` stores fp16 weights. ``extra``: more
-        top-level entries (the trainer's ``train_state``), which loading the weights ignores."""
+        """Atomic write of config + weights (+ meta). ``half=True`` stores fp16 weights, ``int8=True`` int8
+        matrices (engines/checkpoint.py). ``extra``: more top-level entries (the trainer's ``train_state``),
+        which loading the weights ignores."""
         save_checkpoint(
-            path, self.name, self.config_dict(), self.model.state_dict(), {**self.meta, **(meta or {})}, half, extra
+            path,
+            self.name,
+            self.config_dict(),
+            self.model.state_dict(),
+            {**self.meta, **(meta or {})},
+            half,
+            extra,
+            int8,
         )
 
     def load(self, path: str | Path) -> None:

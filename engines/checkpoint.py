@@ -30,7 +30,37 @@ from typing import Any
 import torch
 
 FORMAT = "genplay-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: int8 matrices (with per-row scales) may appear; a file without them is written as version 1
+INT8_SCALE = ".int8_scale"  # state_dict key suffix of an int8 matrix's per-row scales (fp16)
+INT8_MIN_NUMEL = 16384  # smaller tensors (biases, small layers) stay fp16: little to gain, more to lose
+
+
+def quantize_int8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one scale per row (output unit): ``v ≈ q * scale[:, None]``, |q| ≤ 127."""
+    rows = v.detach().float().reshape(v.shape[0], -1)
+    scale = rows.abs().amax(1).clamp_min(1e-12) / 127
+    q = (rows / scale[:, None]).round().clamp(-127, 127).to(torch.int8).reshape(v.shape)
+    return q, scale.half()
+
+
+def dequantize(state_dict: dict[str, torch.Tensor], name: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The state dict with every int8 matrix back in float32 (its scales folded in)."""
+    out = {}
+    for k, v in state_dict.items():
+        if k.endswith(INT8_SCALE):
+            if k[: -len(INT8_SCALE)] not in state_dict:
+                raise CheckpointError(f"{name}: int8 scales for a tensor it does not hold ({k})")
+            continue
+        scale = state_dict.get(k + INT8_SCALE)
+        if scale is None:
+            out[k] = v
+            continue
+        if v.dtype != torch.int8 or v.dim() < 1 or scale.numel() != v.shape[0]:
+            raise CheckpointError(f"{name}: {k} is not an int8 matrix with one scale per row")
+        out[k] = v.float() * scale.float().reshape(-1, *[1] * (v.dim() - 1))
+    return out
+
+
 log = logging.getLogger(__name__)
 # files whose payload checksum was verified, by (path, size, mtime): loading one checkpoint reads it more than once
 # (from_checkpoint, then load; a resumed run three times), and the checksum need not be recomputed each time
@@ -107,18 +137,24 @@ def save_checkpoint(
     meta: dict[str, Any] | None = None,
     half: bool = False,
     extra: dict[str, Any] | None = None,
+    int8: bool = False,
 ) -> None:
-    """Write a checkpoint atomically. ``half=True`` stores floating tensors as fp16. ``extra`` adds
-    top-level entries (a run's ``train_state``: optimiser, step, RNG states)."""
+    """Write a checkpoint atomically. ``half=True`` stores floating tensors as fp16; ``int8=True`` also stores
+    each floating matrix of at least ``INT8_MIN_NUMEL`` values as int8 with per-row scales (a quarter of fp32;
+    loading gives float32 back). ``extra`` adds top-level entries (a run's ``train_state``: optimiser, step, RNG
+    states)."""
     sd = {}
     for k, v in state_dict.items():
         v = v.detach().cpu()
-        if half and v.is_floating_point():
+        if int8 and v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL:
+            sd[k], sd[k + INT8_SCALE] = quantize_int8(v)
+            continue
+        if (half or int8) and v.is_floating_point():
             v = v.half()
         sd[k] = v.clone()
     payload = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 2 if any(k.endswith(INT8_SCALE) for k in sd) else 1,
         "engine": engine,
         "config": dict(config),
         "state_dict": sd,
@@ -180,4 +216,6 @@ def read_checkpoint(path: str | os.PathLike, engine: str) -> dict[str, Any]:
                 "or damaged)"
             )
         _verified[file_key] = stored
+    if any(k.endswith(INT8_SCALE) for k in payload["state_dict"]):
+        payload["state_dict"] = dequantize(payload["state_dict"], path.name)
     return payload

@@ -213,3 +213,31 @@ def test_draw_forward_stops_within_a_glimpse_of_a_cancel():
     finally:
         use_token(None)
     assert len(calls) == 2  # glimpse 3 never started
+
+
+def test_int8_checkpoints_load_within_half_a_step_and_refuse_broken_scales(tmp_path):
+    from engines.checkpoint import INT8_SCALE
+
+    engine = DrawEngine(DrawEngine.presets()["small"])  # matrices above INT8_MIN_NUMEL, biases below it
+    engine.save(tmp_path / "q.pt", int8=True)
+    raw = torch.load(tmp_path / "q.pt", weights_only=True)
+    assert raw["version"] == 2
+    quantized = [k for k, v in raw["state_dict"].items() if v.dtype == torch.int8]
+    assert quantized and all(k + INT8_SCALE in raw["state_dict"] for k in quantized)
+    assert raw["state_dict"]["encoder.bias_ih"].dtype == torch.float16  # small tensors: fp16
+    back = DrawEngine.from_checkpoint(tmp_path / "q.pt")
+    for k in quantized:
+        w, q = engine.model.state_dict()[k], back.model.state_dict()[k]
+        step = w.abs().amax(1, keepdim=True) / 127  # one int8 step of each row
+        # half a step of rounding, plus the fp16 scale's own rounding (2^-11 relative) times up to 127 steps
+        assert q.dtype == torch.float32 and bool(((q - w).abs() <= step * (0.5 + 127 / 2048)).all()), k
+    # a scale vector of the wrong length (checksum recomputed, as an attacker could) is one clear refusal
+    k = quantized[0]
+    raw["state_dict"][k + INT8_SCALE] = raw["state_dict"][k + INT8_SCALE][:-1]
+    raw["meta"]["payload_sha256"] = payload_sha256(raw["config"], raw["state_dict"])
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="one scale per row"):
+        DrawEngine.from_checkpoint(tmp_path / "bad.pt")
+    plain = DrawEngine(DrawEngine.presets()["tiny"])
+    plain.save(tmp_path / "plain.pt", half=True)
+    assert torch.load(tmp_path / "plain.pt", weights_only=True)["version"] == 1  # older apps still read these

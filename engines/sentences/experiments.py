@@ -144,14 +144,16 @@ def sa_lstm_experiment(
 # Words a sentence cannot end on (issue 19's fluency measure): articles and determiners, prepositions, conjunctions,
 # auxiliaries and the possessive determiners. A homotopy step that ends on one ("the children were in the") is cut
 # mid-phrase. (Prepositions can end an English clause, "the house he lived in"; WordNet's examples almost never do.)
-CLOSED_CLASS = frozenset("""
+CLOSED_CLASS = frozenset(
+    """
     the a an every each either neither several such this these those
     my your its our their whose
     of in on at to for with from by into onto about over under through between among against during without within
     upon toward towards across behind beyond despite except than via after before around along near since until
     and or but nor because although though if while whereas unless so
     is are was were be been being am has have had do does did will would shall should can could may might must
-""".split())
+""".split()
+)
 
 
 def dangling(words: list[str], max_len: int) -> bool:
