@@ -214,7 +214,7 @@ def test_shipped_checkpoints_load():
 
     for name, shipped in DrawEngine.shipped.items():
         eng = DrawEngine.from_checkpoint(resource_path(name), device="cpu")
-        assert eng.config.attention == (shipped.key == "nll_attention")
+        assert eng.config.attention == shipped.key.startswith("nll_attention")
         assert Path(resource_path(name)).stat().st_size < 8_000_000
 
 
@@ -267,15 +267,9 @@ def test_write_motion_clips_boxes_to_the_image_and_measures_centre_steps():
     assert wide["write_box_px_late"] == 28 and wide["write_travel_px"] == 0
 
 
-def test_write_box0_sets_the_first_write_window_and_learned_canvas_starts_dark(tmp_path):
-    cfg = DrawConfig(glimpses=3, enc_size=16, dec_size=16, z_size=4, read_n=4, write_n=5, write_box0=8.0,
-                     learned_canvas=True)  # fmt: skip
+def test_a_learned_canvas_starts_dark_and_ink_is_measured_from_it(tmp_path):
+    cfg = DrawConfig(glimpses=3, enc_size=16, dec_size=16, z_size=4, read_n=4, write_n=5, learned_canvas=True)
     eng = DrawEngine(cfg, device="cpu")
-    h = torch.zeros(1, cfg.dec_size)
-    p = attention_params(eng.model.write_attn(h), cfg.write_n, A, B)
-    box = p.boxes()[0]
-    assert float(box[2] - box[0]) == pytest.approx(8.0, rel=1e-5)  # N·δ
-    assert float(p.sigma2[0]) == pytest.approx((8.0 / 5 / 2) ** 2, rel=1e-5)  # σ = δ/2
     frames = list(eng.sample(n=2, seed=0))
     assert np.allclose(eng.blank_canvas(), 0.05)
     # the first glimpse's ink is measured from the dark blank canvas σ(c_0), not from grey

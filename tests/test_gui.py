@@ -226,7 +226,8 @@ def test_presentation_mode_and_arrow_keys(window, draw_tab, qtbot):
     assert not draw_tab.controls.isVisible() and not draw_tab.play_btn.isVisible()
     assert not draw_tab.scrubber.isVisible() and not draw_tab.about.isVisible()
     assert not window.tabs.tabBar().isVisible() and not window.menuBar().isVisible()
-    assert draw_tab.title_label.isVisible() and draw_tab.caption_label.text().startswith("With attention · glimpse")
+    assert draw_tab.title_label.isVisible()
+    assert draw_tab.caption_label.text().startswith("With attention, 5×5 write · glimpse")
     from app.presentation import body_point_size
 
     tick_font = draw_tab.plot.getAxis("bottom").style["tickFont"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -203,7 +204,7 @@ class DrawTab(ModelTab):
         self.temp_box.setEnabled(not recon)
         self.data_box.setEnabled(recon)
         self.next_images_btn.setEnabled(recon)
-        self.plot.setLabel("left", "KL of z_t (nats)" if recon else "ink added")
+        self.plot.setLabel("left", "KL (nats)" if recon else "ink added")
 
     # -- models and data ------------------------------------------------------------------------------
     def on_model_changed(self) -> None:
@@ -433,7 +434,10 @@ class DrawTab(ModelTab):
         for grid in (self.input_grid, self.canvas_grid):
             grid.setFont(font)
         self.plot.setMaximumHeight(16777215 if on else 170)  # the bars: a fifth of the slide, not a strip
-        self.plot.setMinimumHeight(int(self.height() * 0.2) if on else 0)
+        # at least as tall as its vertical axis label at this size (it was cut: "ink addec")
+        fm = QFontMetrics(font)
+        need = fm.horizontalAdvance(self.plot.getAxis("left").labelText) + 3 * fm.height()
+        self.plot.setMinimumHeight(max(int(self.height() * 0.2), need) if on else 0)
 
     def export_png(self, path: str | Path, size: int = 800) -> None:
         grid = self.canvas_grid

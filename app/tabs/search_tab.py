@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHeaderView,
     QLabel,
@@ -151,6 +153,7 @@ class SearchTab(ModelTab):
         lay.addWidget(self.nearest_table)
         self.nearest_title.setWordWrap(True)
         split.addWidget(side)  # under the passage: the four columns get the table's width
+        self.nearest_side = side
         split.setSizes([320, 200, 160])
         self._sync_alpha_label()
 
@@ -162,8 +165,19 @@ class SearchTab(ModelTab):
         return (f"query “{self.query_edit.text()}” · α = {self.alpha:.2f} (DESM weight) · re-ranking BM25's top "
                 f"{self.k_box.value()} · {self.collection_box.currentText()}")  # fmt: skip
 
+    def presentation_hidden(self) -> list[QWidget]:
+        """The nearest words too: on a slide the ranking and the passage are the figure (all three were cut)."""
+        return [*super().presentation_hidden(), self.nearest_side]
+
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
+        # rows as tall as the (larger) type needs: descenders were cut ("Colleges")
+        rows = self.table.verticalHeader()
+        if on:
+            self._row_height = getattr(self, "_row_height", rows.defaultSectionSize())
+            rows.setDefaultSectionSize(int(QFontMetrics(QApplication.font()).height() * 1.3))
+        elif hasattr(self, "_row_height"):
+            rows.setDefaultSectionSize(self._row_height)
         self.table.resizeColumnsToContents()
 
     # -- state ------------------------------------------------------------------------------------

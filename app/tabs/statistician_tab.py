@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -782,7 +782,11 @@ class StatisticianTab(ModelTab):
         ]
         self.prob_bars.setOpts(x=np.arange(len(cls.probs)), height=cls.probs, width=0.7, brushes=brushes)
         ax = self.prob_plot.getAxis("bottom")
-        ax.setTicks([[(i, n[:14]) for i, n in enumerate(filled)]])
+        # two lines ("Syloti Nagri" over "ꠎ"), every label drawn: pyqtgraph hid the last one where it overran the edge
+        ax.setStyle(hideOverlappingLabels=False)
+        ax.setTicks([[(i, "\n".join(n[:24].rsplit(" ", 1))) for i, n in enumerate(filled)]])
+        ax.setHeight(int(3.2 * QFontMetrics(ax.style["tickFont"] or self.font()).height()))
+        self.prob_plot.setXRange(-0.5, len(filled) - 0.5, padding=0.05)
 
     def _show_map(self, base, results, label: str) -> None:
         pts, labels, mean, comps, names = base

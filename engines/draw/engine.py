@@ -66,7 +66,8 @@ class DrawEngine(Engine):
     datasets = ("mnist", "fashion")
     metric_labels = {"kl_per_step": "KL per glimpse (nats, latest step)"}
     shipped = {
-        "draw-attention": Shipped("With attention (shipped)", "nll_attention"),
+        "draw-attention": Shipped("With attention, 5×5 write (shipped)", "nll_attention"),
+        "draw-attention-12x12": Shipped("With attention, 12×12 grids (shipped)", "nll_attention_12x12"),
         "draw-no-attention": Shipped("Without attention (shipped)", "nll_no_attention"),
     }
 
@@ -79,11 +80,8 @@ class DrawEngine(Engine):
             "default": DrawConfig(),
             "no-attention": DrawConfig(attention=False),
             "paper": DrawConfig(glimpses=64, read_n=2, write_n=5),
-            # the paper's 5x5 write grid with a 12x12 read (a 2x2 read collapsed here, see DrawConfig)
-            "small-write": DrawConfig(read_n=12, write_n=5),
-            # the paper's 5x5 write, starting stroke-sized (8 px) so that it learns to travel (issue 19)
-            "strokes": DrawConfig(read_n=12, write_n=5, write_box0=8.0, learned_canvas=True),
-            "small-write-c0": DrawConfig(read_n=12, write_n=5, learned_canvas=True),
+            # the shipped default: the paper's 5x5 write grid (a 2x2 read collapsed here: a 12x12 read), c_0 learned
+            "write-5x5": DrawConfig(read_n=12, write_n=5, learned_canvas=True),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }
@@ -97,7 +95,8 @@ class DrawEngine(Engine):
     def evaluate_shipped(cls, samples: int = 4) -> dict[str, float]:
         """Both shipped MNIST checkpoints on the same test images: ``nll_attention`` and
         ``nll_no_attention`` (plus their reconstruction and KL terms), nats per image; and the attention
-        model's :meth:`write_motion` over 100 prior samples."""
+        models' :meth:`write_motion` over 100 prior samples (``write_box_px_late`` and ``write_travel_px`` for the
+        default attention model, suffixed ``_12x12`` for the other)."""
         from engines.resources import resource_path
 
         _, _, test = cls.load_data("mnist")
@@ -109,8 +108,8 @@ class DrawEngine(Engine):
             out[key] = m["nll"]
             out["recon" + suffix] = m["recon"]
             out["kl" + suffix] = m["kl"]
-            if key == "nll_attention":  # the tab's default attention model: how its write window moves
-                out.update(engine.write_motion())
+            # how each attention model's write window moves (issue 19's figures are the default model's)
+            out.update({k + key.removeprefix("nll_attention"): v for k, v in engine.write_motion().items()})
         return out
 
     # -- data -------------------------------------------------------------------------------------

@@ -76,16 +76,14 @@ class DrawConfig:
     # collapsed (KL -> 0), 5x5/5x5 reached 158 nats and plateaued above no-attention, 12x12 reached 122.
     read_n: int = 12  # N of the read grid
     write_n: int = 12  # N of the write grid
-    # Initial write box side N·δ in pixels; 0: the whole image (δ̃ = 1 in eq. 24). Init only: a 5x5 write that
-    # starts image-wide stayed ~30 px wide after 4000 steps here, one that starts stroke-sized learns to travel.
-    write_box0: float = 0.0
     # c_0 a learned per-pixel bias (starting at σ(c_0) = 0.05) instead of zeros; the paper does not say. With c_0 = 0
-    # (grey) a stroke-sized write window must spend glimpses painting the background black.
+    # (grey) a 5x5 write spends its glimpses painting the background black and stayed ~30 px wide (4000 steps, NLL
+    # 104.5); with a learned c_0 it narrowed to ~13 px and beat no attention (see the README).
     learned_canvas: bool = False
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "height": (1, 256), "width": (1, 256), "glimpses": (1, 256), "enc_size": (1, 4096), "dec_size": (1, 4096),
-        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64), "write_box0": (0.0, 256.0),
+        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64),
     }  # fmt: skip
 
 
@@ -160,12 +158,8 @@ class Draw(nn.Module):
             # eq. 18's. With the default biases (σ = 1, γ̂ = 1) training sat at the mean image for
             # hundreds of steps: writes were ~100x too weak.
             for linear, n in ((self.read_attn, cfg.read_n), (self.write_attn, cfg.write_n)):
-                stride0 = (max(A, B) - 1) / max(n - 1, 1)  # δ at δ̃ = 1 (24)
-                sigma0 = stride0 / 2
+                sigma0 = (max(A, B) - 1) / max(n - 1, 1) / 2
                 with torch.no_grad():
-                    if linear is self.write_attn and cfg.write_box0 > 0:
-                        sigma0 = cfg.write_box0 / n / 2
-                        linear.bias[3] = math.log(cfg.write_box0 / n / stride0)  # log δ̃
                     linear.bias[2] = 2 * math.log(sigma0)  # log σ²
                     if linear is self.write_attn:
                         linear.bias[4] = -math.log(2 * math.pi * sigma0**2)  # log γ̂

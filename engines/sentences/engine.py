@@ -99,9 +99,6 @@ class SentencesEngine(Engine):
             "cnn-small": SentenceConfig(decoder="cnn-small", **anneal),
             "cnn-medium": SentenceConfig(decoder="cnn-medium", **anneal),
             "cnn-large": SentenceConfig(decoder="cnn-large", **anneal),
-            "cnn-2": SentenceConfig(decoder="cnn-2", **anneal),
-            "cnn-4": SentenceConfig(decoder="cnn-4", **anneal),
-            "cnn-16": SentenceConfig(decoder="cnn-16", **anneal),
             "sa-lstm": SentenceConfig(kind="ae"),
             "hier-ae": SentenceConfig(kind="hier", max_len=16),  # verses cut to 15 tokens: see the README
             "tiny": SentenceConfig(emb=16, hidden=24, latent=4, cnn_channels=16, word_dropout=0.3, **anneal),

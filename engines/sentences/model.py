@@ -56,15 +56,7 @@ import torch.nn.functional as F
 from engines.data.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 KINDS = ("lm", "vae", "ae", "hier")
-# dilations of the causal CNN decoders (kernel 2): "cnn-N" sees N words; small / medium / large: 4 / 8 / 32 words
-CNN_SIZES = {
-    "small": (1, 2),
-    "medium": (1, 2, 4),
-    "large": (1, 2, 4, 8, 16),
-    "2": (1,),
-    "4": (1, 2),
-    "16": (1, 2, 4, 8),
-}
+CNN_SIZES = {"small": (1, 2), "medium": (1, 2, 4), "large": (1, 2, 4, 8, 16)}
 
 
 @dataclass

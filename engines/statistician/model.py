@@ -27,8 +27,10 @@ fixed size in training, any size at test time.
 
 **The per-dataset lower bound** (eq. 3 and Section 3.2):
 
-$\mathcal{L}_D = \sum_{x \in D} \left( \mathbb{E}_q[\log p(x \mid z, c)] - \sum_l \mathbb{E}_q \mathrm{KL}(q(z_l \mid
-z_{l+1}, x, c) \,\Vert\, p(z_l \mid z_{l+1}, c)) \right) - \mathrm{KL}(q(c \mid D) \,\Vert\, p(c))$
+$\mathcal{L}_D = \sum_{x \in D} \left( \mathbb{E}_q[\log p(x \mid z, c)] - \sum_l \mathbb{E}_q \mathrm{KL}_l \right)
+- \mathrm{KL}(q(c \mid D) \,\Vert\, p(c))$
+
+with $\mathrm{KL}_l = \mathrm{KL}(q(z_l \mid z_{l+1}, x, c) \,\Vert\, p(z_l \mid z_{l+1}, c))$.
 
 The loss returned here is $-\mathcal{L}_D / |D|$: per item, the context KL shared out over the set's items (the
 paper's weighting of the context term over the set).

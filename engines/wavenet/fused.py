@@ -57,8 +57,6 @@ def _kernel(n, t0, prev, queues, offsets, dils, emb, w_gate, gate_bias, local, h
     skip = np.empty((B, S), np.float32)
     hid = np.empty(E, np.float32)
     logits = np.empty(K, np.float32)
-    act_i = np.empty(max(S, E), np.int64)
-    act_v = np.empty(max(S, E), np.float32)
     acc_out = np.empty(R, np.float32)
     zero = np.float32(0.0)
     half = np.float32(0.5)
@@ -116,38 +114,18 @@ def _kernel(n, t0, prev, queues, offsets, dils, emb, w_gate, gate_bias, local, h
             sk = skip[b]
             for e in range(E):
                 hid[e] = b1[e]
-            na = 0  # the skip sum's positive entries (ReLU), compacted: rows of zeros add nothing
             for s in range(S):
-                if sk[s] > zero:
-                    act_i[na] = s
-                    act_v[na] = sk[s]
-                    na += 1
-            for a in range(0, na - 3, 4):  # four rows per pass over the outputs
-                i0, i1, i2, i3 = act_i[a], act_i[a + 1], act_i[a + 2], act_i[a + 3]
-                v0, v1, v2, v3 = act_v[a], act_v[a + 1], act_v[a + 2], act_v[a + 3]
-                for e in range(E):
-                    hid[e] += w1[i0, e] * v0 + w1[i1, e] * v1 + w1[i2, e] * v2 + w1[i3, e] * v3
-            for a in range(na - na % 4, na):
-                i0, v0 = act_i[a], act_v[a]
-                for e in range(E):
-                    hid[e] += w1[i0, e] * v0
+                v = sk[s]
+                if v > zero:  # ReLU: an input it zeroes adds nothing, so its row is skipped
+                    for e in range(E):
+                        hid[e] += w1[s, e] * v
             for k in range(K):
                 logits[k] = b2[k]
-            na = 0
             for e in range(E):
-                if hid[e] > zero:
-                    act_i[na] = e
-                    act_v[na] = hid[e]
-                    na += 1
-            for a in range(0, na - 3, 4):
-                i0, i1, i2, i3 = act_i[a], act_i[a + 1], act_i[a + 2], act_i[a + 3]
-                v0, v1, v2, v3 = act_v[a], act_v[a + 1], act_v[a + 2], act_v[a + 3]
-                for k in range(K):
-                    logits[k] += w2[i0, k] * v0 + w2[i1, k] * v1 + w2[i2, k] * v2 + w2[i3, k] * v3
-            for a in range(na - na % 4, na):
-                i0, v0 = act_i[a], act_v[a]
-                for k in range(K):
-                    logits[k] += w2[i0, k] * v0
+                v = hid[e]
+                if v > zero:
+                    for k in range(K):
+                        logits[k] += w2[e, k] * v
             top = np.float32(-1e30)
             for k in range(K):
                 top = max(top, logits[k] * inv_temp)

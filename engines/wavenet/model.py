@@ -30,7 +30,7 @@ weights generate freely (no h_t) or resynthesise a clip from its h_t in any voic
 t, only its input at t and at t - d. Each layer keeps a queue of its last d inputs, so producing one
 sample costs O(layers), not O(receptive field). `WaveNet.step` does exactly that and must agree
 with the convolutional `WaveNet.forward` (a test checks it at every position). The app generates with a
-fused CPU kernel of the same step (`engines/wavenet/fused.py`), some eighty times faster than the
+fused CPU kernel of the same step (`engines/wavenet/fused.py`), some sixty-five times faster than the
 torch step at batch 1.
 """
 
