@@ -127,6 +127,11 @@ class LessonPlayer(QObject):
         """The second view of a side-by-side slide: another instance of the tab's class, made once."""
         if name not in self.twins:
             twin = type(self.window.model_tabs[name])()
+            # its size hints never widen the window: the dock gets half of it (a hint taken while its controls
+            # were still shown at presentation type pushed a slide to 4464 px)
+            from PySide6.QtWidgets import QSizePolicy
+
+            twin.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             twin.error.connect(self.window.show_error)
             twin.status.connect(self.window.show_status)
             self.twins[name] = twin
@@ -252,6 +257,18 @@ class LessonPlayer(QObject):
         for _ in range(3):  # layouts settle in a few passes (a plot places its axis labels after a resize)
             QApplication.sendPostedEvents()
             QApplication.processEvents()
+        size = getattr(self, "_export_size", None)
+        if size is not None and (self.window.width(), self.window.height()) != size:
+            # a second view's minimum width, before its controls were hidden, can push the window wider than the
+            # slide (4464 px instead of 3840): back to the slide's size once the layouts have settled
+            self.window.resize(*size)
+            if self.twin_shown is not None:
+                from PySide6.QtCore import Qt
+
+                self.window.resizeDocks([self.compare_dock], [size[0] // 2], Qt.Orientation.Horizontal)
+            for _ in range(3):
+                QApplication.sendPostedEvents()
+                QApplication.processEvents()
         self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
         if self.twin_shown is not None:
             return render_2x(self.window, scale)
@@ -264,6 +281,7 @@ class LessonPlayer(QObject):
 
         window = self.window
         was, old_size = window.presenting, window.size()
+        self._export_size = tuple(size) if size is not None else None
         if size is not None and (window.width(), window.height()) != tuple(size):
             window.resize(*size)
         window.set_presentation(True, full_screen=False)

@@ -9,7 +9,7 @@ headless ``--present`` picture are the same thing.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
@@ -62,6 +62,15 @@ class AspectFrame(QWidget):
         child.setParent(self)
         self.ratio: float | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        child.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        # the child is placed by hand, not by a layout, so its changed size hints must be passed on: a stale
+        # minimum (the controls' width at presentation type, before they were hidden) made a side-by-side slide
+        # 4464 px wide instead of 3840
+        if obj is self.child and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return False
 
     def set_ratio(self, ratio: float | None) -> None:
         self.ratio = ratio

@@ -333,3 +333,17 @@ def test_the_presenter_sees_a_thumbnail_of_the_next_slide_without_the_audience_s
     assert window.lesson_player.index == 1
     qtbot.waitUntil(lambda: notes.next_label.text() == "Last slide", timeout=5000)
     assert notes.next_image.pixmap().isNull()
+
+
+def test_a_side_by_side_slide_of_a_wide_tab_is_still_16_9(window, tmp_path):
+    """The sentence lesson's LSTM-against-CNN slide: a hint taken while the second view's controls still showed at
+    presentation type widened the window, and the slide came out 4464 x 2160 with its maps cut."""
+    from PySide6.QtGui import QImage
+
+    lesson = shipped_lessons()["sentence-vae-latent"]
+    lesson.slides = [s for s in lesson.slides if s.compare]
+    assert len(lesson.slides) == 1
+    window.lesson_player.lesson = lesson
+    written = window.lesson_player.export_slides(tmp_path)
+    img = QImage(str(written[0]))
+    assert (img.width(), img.height()) == (3840, 2160)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -410,7 +411,7 @@ class SentencesTab(ModelTab):
             self.map_plot.setTitle("No latent space: a language model has no z")
         else:
             mean, axes, xy, map_texts = latent_map
-            self.map_plot.setTitle("μ(x) of 2,000 test sentences, PCA")
+            self.map_plot.setTitle("μ(x) of test sentences")  # short: it must fit half a slide at 24 pt
             self.map_points.setData(pos=xy, data=map_texts)
             p = (z - mean) @ axes
             self.path_xy = p
@@ -620,6 +621,13 @@ class SentencesTab(ModelTab):
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         self.views.tabBar().setVisible(not on)
+        # the views not shown must not set the slide's minimum width: the SA-LSTM view's row of controls at
+        # presentation type made a side-by-side slide 4464 px wide instead of 3840 (Qt's stack sizes to its
+        # largest page unless that page's size policy is Ignored)
+        for i in range(self.views.count()):
+            hidden = on and i != self.views.currentIndex()
+            policy = QSizePolicy.Policy.Ignored if hidden else QSizePolicy.Policy.Preferred
+            self.views.widget(i).setSizePolicy(policy, policy)
         font = QApplication.font()
         for plot in (self.map_plot, self.sa_plot):
             scale_plot_fonts(plot, font)
