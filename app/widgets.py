@@ -52,3 +52,22 @@ def tooltip_follows_text(combo: QComboBox) -> None:
     tooltip."""
     combo.setToolTip(combo.currentText())
     combo.currentTextChanged.connect(combo.setToolTip)
+
+
+def fit_table_to_type(table, presenting: bool) -> None:
+    """A table at the presentation's type: rows as tall as the font needs (descenders were cut) and the columns
+    that are not stretched as wide as their contents ("-0…" for an NPMI); back to its own rows after."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    rows = table.verticalHeader()
+    if presenting:
+        if table.property("normal_row_height") is None:
+            table.setProperty("normal_row_height", rows.defaultSectionSize())
+        rows.setDefaultSectionSize(int(QFontMetrics(QApplication.font()).height() * 1.3))
+    elif table.property("normal_row_height") is not None:
+        rows.setDefaultSectionSize(int(table.property("normal_row_height")))
+    header = table.horizontalHeader()
+    for c in range(table.columnCount()):
+        if header.sectionResizeMode(c) != header.ResizeMode.Stretch:
+            table.resizeColumnToContents(c)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.presentation import okabe_rgb
 from app.tabs.base import ModelTab
 from app.tabs.state import Bind
-from app.widgets import scale_plot_fonts
+from app.widgets import fit_table_to_type, scale_plot_fonts
 from engines.data import documents
 from engines.docnade import DocNadeEngine
 from engines.docnade.engine import DocScore
@@ -319,6 +319,8 @@ class DocNadeTab(ModelTab):
 
         self.views.tabBar().setVisible(not on)
         scale_plot_fonts(self.logp_plot, QApplication.font())
+        for table in (self.topics_table, self.near_table):
+            fit_table_to_type(table, on)
 
 
 __all__ = ["DocNadeTab", "DocNadeTabState"]

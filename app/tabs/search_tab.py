@@ -14,10 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QComboBox,
     QHeaderView,
     QLabel,
@@ -36,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.tabs.base import ModelTab
 from app.tabs.state import Bind
-from app.widgets import ask_path_from_combo
+from app.widgets import ask_path_from_combo, fit_table_to_type
 from engines.data import documents
 from engines.desm import DesmEngine, SearchIndex
 from engines.desm.engine import DEFAULT_K
@@ -171,14 +169,7 @@ class SearchTab(ModelTab):
 
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
-        # rows as tall as the (larger) type needs: descenders were cut ("Colleges")
-        rows = self.table.verticalHeader()
-        if on:
-            self._row_height = getattr(self, "_row_height", rows.defaultSectionSize())
-            rows.setDefaultSectionSize(int(QFontMetrics(QApplication.font()).height() * 1.3))
-        elif hasattr(self, "_row_height"):
-            rows.setDefaultSectionSize(self._row_height)
-        self.table.resizeColumnsToContents()
+        fit_table_to_type(self.table, on)
 
     # -- state ------------------------------------------------------------------------------------
     @property
