@@ -15,6 +15,21 @@ from app.exports import render_2x, write_handout
 from app.lesson import INPUT_PREFIX, Lesson, LessonError, Slide, sha256_bytes, shipped_sha256, write_input
 
 
+def _settle(tabs) -> None:
+    """Freeze what the tabs show for a render: no job may repaint them mid-render (the slide's state is on
+    screen), pending redraws and the title and caption drawn, and the layouts settled (a few passes: a plot
+    places its axis labels after a resize)."""
+    from PySide6.QtWidgets import QApplication
+
+    for tab in tabs:
+        tab.cancel_job()
+        tab.redraws.flush()
+        tab.refresh_stage()
+    for _ in range(3):
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+
+
 class LessonPlayer(QObject):
     """Holds the open lesson and which slide shows; the main window forwards clicker keys here."""
 
@@ -208,7 +223,6 @@ class LessonPlayer(QObject):
         import json
 
         from PySide6.QtCore import Qt
-        from PySide6.QtWidgets import QApplication
 
         if self.lesson is None or not 0 <= i < len(self.lesson.slides):
             return None
@@ -230,12 +244,7 @@ class LessonPlayer(QObject):
             return None  # show() marks the slide when it comes to it
         tab.set_presentation(True)
         tab.show()
-        tab.cancel_job()
-        tab.redraws.flush()
-        tab.refresh_stage()
-        for _ in range(3):  # layouts settle in a few passes
-            QApplication.sendPostedEvents()
-            QApplication.processEvents()
+        _settle([tab])
         image = render_2x(tab.page, 1.0).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
         self._previews[key] = image
         return image
@@ -250,25 +259,7 @@ class LessonPlayer(QObject):
             return None
         QApplication.processEvents()
         views = [t for t in (self.window.current_model_tab(), self.twin_shown) if t is not None]
-        for tab in views:
-            tab.cancel_job()  # the slide's state is on screen; a refresh must not repaint it mid-render
-            tab.redraws.flush()
-            tab.refresh_stage()
-        for _ in range(3):  # layouts settle in a few passes (a plot places its axis labels after a resize)
-            QApplication.sendPostedEvents()
-            QApplication.processEvents()
-        size = getattr(self, "_export_size", None)
-        if size is not None and (self.window.width(), self.window.height()) != size:
-            # a second view's minimum width, before its controls were hidden, can push the window wider than the
-            # slide (4464 px instead of 3840): back to the slide's size once the layouts have settled
-            self.window.resize(*size)
-            if self.twin_shown is not None:
-                from PySide6.QtCore import Qt
-
-                self.window.resizeDocks([self.compare_dock], [size[0] // 2], Qt.Orientation.Horizontal)
-            for _ in range(3):
-                QApplication.sendPostedEvents()
-                QApplication.processEvents()
+        _settle(views)
         self.window.statusBar().clearMessage()  # transient messages depend on timing: not part of a slide
         if self.twin_shown is not None:
             return render_2x(self.window, scale)
@@ -281,7 +272,6 @@ class LessonPlayer(QObject):
 
         window = self.window
         was, old_size = window.presenting, window.size()
-        self._export_size = tuple(size) if size is not None else None
         if size is not None and (window.width(), window.height()) != tuple(size):
             window.resize(*size)
         window.set_presentation(True, full_screen=False)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -621,13 +620,6 @@ class SentencesTab(ModelTab):
     def set_presentation(self, on: bool) -> None:
         super().set_presentation(on)
         self.views.tabBar().setVisible(not on)
-        # the views not shown must not set the slide's minimum width: the SA-LSTM view's row of controls at
-        # presentation type made a side-by-side slide 4464 px wide instead of 3840 (Qt's stack sizes to its
-        # largest page unless that page's size policy is Ignored)
-        for i in range(self.views.count()):
-            hidden = on and i != self.views.currentIndex()
-            policy = QSizePolicy.Policy.Ignored if hidden else QSizePolicy.Policy.Preferred
-            self.views.widget(i).setSizePolicy(policy, policy)
         font = QApplication.font()
         for plot in (self.map_plot, self.sa_plot):
             scale_plot_fonts(plot, font)
