@@ -497,7 +497,7 @@ def _test_figure(engine, test) -> tuple[str, float]:
 def cmd_quantize(args) -> None:
     """Rewrite shipped checkpoints with int8 matrices (engines/checkpoint.py) and re-register them; the test split's
     selection metric before and after goes into the manifest entry, so the change in quality is on record."""
-    from engines.checkpoint import INT8_SCALE, read_checkpoint
+    from engines.checkpoint import INT8_SCALE
     from engines.resources import load_manifest, register, resource_path
 
     manifest = load_manifest()
@@ -511,8 +511,8 @@ def cmd_quantize(args) -> None:
         if any(k.endswith(INT8_SCALE) for k in raw["state_dict"]):
             report[name] = "already int8"
             continue
-        cls = _engine_class(read_checkpoint(path, raw["engine"])["engine"])
-        engine = cls.from_checkpoint(path)
+        cls = _engine_class(raw["engine"])
+        engine = cls.from_checkpoint(path)  # verified here (checksum, config)
         test = cls.load_data(engine.meta.get("dataset") or cls.datasets[0])[2] if cls.datasets else None
 
         key, before = _test_figure(engine, test)

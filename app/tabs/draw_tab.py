@@ -34,6 +34,7 @@ from app.widgets import add_and_select, ask_path_from_combo, scale_plot_fonts
 from engines.checkpoint import CheckpointError
 from engines.data.images import ImageDataError, ImageSplit, images_from_idx, load_dataset
 from engines.draw import DrawEngine, DrawFrame
+from engines.draw.engine import box_centres
 from engines.resources import ResourceError
 
 DATASETS = {"mnist": "MNIST test digits", "fashion": "Fashion-MNIST test images"}
@@ -378,7 +379,7 @@ class DrawTab(ModelTab):
         trail = None
         if show and self.trail_check.isChecked() and f.write_boxes is not None:
             boxes = np.stack([g.write_boxes for g in self.frames[: t + 1]], axis=1)  # (n, t + 1, 4)
-            trail = np.stack([boxes[..., 0] + boxes[..., 2], boxes[..., 1] + boxes[..., 3]], axis=-1) / 2
+            trail = box_centres(boxes)
         self.canvas_grid.set_content(f.canvas, [(f.write_boxes if show else None, WRITE_COLOR)],
                                      [(trail, WRITE_COLOR)])  # fmt: skip
         if f.target is not None:

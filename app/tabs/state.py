@@ -63,8 +63,7 @@ def read_control(control: QWidget, bind: Bind) -> Any:
     if isinstance(control, QAbstractButton):
         return control.isChecked()
     if isinstance(control, QAbstractSlider):
-        v = control.value() / bind.scale
-        return v if bind.scale != 1 else control.value()
+        return control.value() / bind.scale if bind.scale != 1 else control.value()
     if isinstance(control, QSpinBox | QDoubleSpinBox):
         return control.value()
     raise TypeError(f"no state binding for {type(control).__name__}")

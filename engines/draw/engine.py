@@ -39,6 +39,11 @@ def _with_ink(frames: Iterator[DrawFrame], start: np.ndarray | float = 0.5) -> I
         yield f
 
 
+def box_centres(boxes: np.ndarray) -> np.ndarray:
+    """Centres (..., 2) of boxes (..., 4) given as x0, y0, x1, y1."""
+    return np.stack([boxes[..., 0] + boxes[..., 2], boxes[..., 1] + boxes[..., 3]], axis=-1) / 2
+
+
 def write_motion(boxes: np.ndarray, width: int, height: int) -> dict[str, float]:
     """``boxes`` (T, n, 4) x0, y0, x1, y1 per glimpse: the mean side of the boxes clipped to the image over the
     glimpses T/2..T (``write_box_px_late``) and the mean step of their centres (``write_travel_px``)."""
@@ -46,8 +51,7 @@ def write_motion(boxes: np.ndarray, width: int, height: int) -> dict[str, float]
     clipped = np.stack([np.clip(boxes[..., 0], 0, width), np.clip(boxes[..., 1], 0, height),
                         np.clip(boxes[..., 2], 0, width), np.clip(boxes[..., 3], 0, height)], axis=-1)  # fmt: skip
     side = ((clipped[..., 2] - clipped[..., 0]) + (clipped[..., 3] - clipped[..., 1])) / 2  # (T, n)
-    centre = np.stack([boxes[..., 0] + boxes[..., 2], boxes[..., 1] + boxes[..., 3]], axis=-1) / 2  # (T, n, 2)
-    steps = np.linalg.norm(np.diff(centre, axis=0), axis=-1)  # (T-1, n)
+    steps = np.linalg.norm(np.diff(box_centres(boxes), axis=0), axis=-1)  # (T-1, n)
     return {
         "write_box_px_late": round(float(side[(T - 1) // 2 :].mean()), 2),
         "write_travel_px": round(float(steps.mean()), 2) if T > 1 else 0.0,
