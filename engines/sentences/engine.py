@@ -43,6 +43,13 @@ class Decoding:
         return [detokenize(w) for w in self.words]
 
 
+def latent_path(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """The homotopy's latents: (1 - t) a + t b at ``steps`` evenly spaced t in [0, 1]; a, b (..., k) give
+    (..., steps, k)."""
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return (1 - t) * a[..., None, :] + t * b[..., None, :]
+
+
 class SentencesEngine(Engine):
     name = "sentences"
     title = "Sentences"
@@ -299,8 +306,7 @@ class SentencesEngine(Engine):
         """Bowman et al.'s homotopy: decode z = (1 - t) μ(a) + t μ(b) for ``steps`` evenly spaced t in
         [0, 1] (greedy or beam search). Returns the sentences and the latents."""
         mu = self.encode_texts([a, b])
-        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-        z = (1 - t) * mu[0] + t * mu[1]
+        z = latent_path(mu[0], mu[1], steps)
         texts = self.beam_decode(z) if method == "beam" else self.decode_all(z)
         return texts, z
 

@@ -168,14 +168,14 @@ def homotopy_fluency(vae, lm, test: SentenceSplit, pairs: int = 100, steps: int 
     decodes, beside ``test_lm_nll_per_word``, the same LM on the test sentences. ``prior_dangling_rate``: 100 greedy
     decodes of z ~ N(0, I), judged the same way."""
     from engines.data.text import detokenize
+    from engines.sentences.engine import latent_path
 
     rng = np.random.default_rng(seed)
     pool = [i for i, t in enumerate(test.tokens) if 5 <= len(t) <= 12]
     picks = rng.choice(pool, size=(pairs, 2), replace=False)
     texts = [detokenize(test.tokens[i]) for i in picks.flatten()]
     mu = vae.encode_texts(texts).reshape(pairs, 2, -1)
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
-    z = ((1 - t) * mu[:, :1] + t * mu[:, 1:]).reshape(pairs * steps, -1)
+    z = latent_path(mu[:, 0], mu[:, 1], steps).reshape(pairs * steps, -1)
     words = deque(vae.decode(z), maxlen=1)[0].words
     prior = deque(vae.decode(vae.prior(100, seed)), maxlen=1)[0].words
     max_len = vae.config.max_len
