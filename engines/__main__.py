@@ -522,7 +522,7 @@ def cmd_quantize(args) -> None:
         figures = {f"test_{key}_fp16": before, f"test_{key}_int8": after, "bytes_fp16": size}
         register(
             name, path, kind="checkpoint", source=entry["source"], licence=entry["licence"],
-            command=entry["command"] + f" && python -m engines quantize {name}",
+            command=entry["command"].removesuffix(suffix := f" && python -m engines quantize {name}") + suffix,
             metrics={**entry.get("metrics", {}), "int8": figures},
             **{k: v for k, v in entry.items() if k not in ("path", "kind", "source", "licence", "size", "sha256",
                                                            "command", "metrics")},

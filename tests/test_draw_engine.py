@@ -48,6 +48,25 @@ def test_attention_params_follow_eqs_22_to_24():
     torch.testing.assert_close(p.gamma, torch.tensor([3.0, 1.0]))
 
 
+def test_a_bounded_write_box_never_exceeds_its_side_and_is_eq_24_when_small():
+    raw = torch.zeros(4, 5)
+    raw[:, 3] = torch.tensor([3.0, 0.0, -2.0, -5.0])  # log δ̃: from far past the bound to a tiny window
+    raw[:, 2] = torch.tensor([6.0, 0.0, -2.0, -8.0])  # log σ²
+    free, bounded = attention_params(raw, 5, A, B), attention_params(raw, 5, A, B, max_px=9.0)
+    side = (bounded.boxes()[:, 2] - bounded.boxes()[:, 0]).numpy()
+    assert (side <= 9.0 + 1e-5).all() and side[0] > 8.9  # saturates at the bound, never beyond
+    assert (bounded.sigma2 <= (9.0 / 5) ** 2 + 1e-5).all()
+    torch.testing.assert_close(bounded.delta[3], free.delta[3], rtol=1e-3, atol=0)  # a small window is eq. 24's
+    torch.testing.assert_close(bounded.sigma2[3], free.sigma2[3], rtol=1e-3, atol=0)
+    # the model's write uses it (the read does not): its boxes stay within 9 px for any decoder state
+    model = DrawEngine(DrawConfig(glimpses=3, enc_size=16, dec_size=16, z_size=4, read_n=4, write_n=5,
+                                  write_max_px=9.0)).model  # fmt: skip
+    with torch.no_grad():
+        model.write_attn.bias[3] = 4.0
+        _, p = model.write(torch.randn(6, 16))
+    assert ((p.boxes()[:, 2] - p.boxes()[:, 0]) <= 9.0 + 1e-5).all()
+
+
 def test_filter_centres_follow_eq_19():
     # a narrow filter peaks at pixel mu^i = gX + (i - N/2 - 0.5) delta (1-indexed pixels)
     p = params(gx=14.5, gy=10.5, delta=3.0, sigma2=0.05, gamma=1.0, n=4)

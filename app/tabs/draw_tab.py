@@ -322,6 +322,8 @@ class DrawTab(ModelTab):
         metrics = eng.meta.get("valid") or {}
         nll = f"valid NLL bound {metrics['nll']:.1f} nats · " if "nll" in metrics else ""
         attn = f"read {c.read_n}×{c.read_n}, write {c.write_n}×{c.write_n}" if c.attention else "no attention"
+        if c.attention and c.write_max_px:
+            attn += f" (box ≤ {c.write_max_px:g} px)"
         self.model_info.setText(
             f"T = {c.glimpses} glimpses · {attn} · LSTM {c.enc_size}/{c.dec_size} · z {c.z_size}\n"
             f"{nll}{eng.num_parameters():,} parameters"

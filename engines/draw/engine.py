@@ -84,8 +84,11 @@ class DrawEngine(Engine):
             "default": DrawConfig(),
             "no-attention": DrawConfig(attention=False),
             "paper": DrawConfig(glimpses=64, read_n=2, write_n=5),
-            # the shipped default: the paper's 5x5 write grid (a 2x2 read collapsed here: a 12x12 read), c_0 learned
+            # the paper's 5x5 write grid (a 2x2 read collapsed here: a 12x12 read), c_0 learned
             "write-5x5": DrawConfig(read_n=12, write_n=5, learned_canvas=True),
+            # the shipped default: the same with the write box bounded to 9 px (DrawConfig.write_max_px), fine-tuned
+            # from write-5x5
+            "write-5x5-local": DrawConfig(read_n=12, write_n=5, learned_canvas=True, write_max_px=9.0),
             "small": DrawConfig(glimpses=16, enc_size=128, dec_size=128, z_size=32),
             "tiny": DrawConfig(glimpses=4, enc_size=32, dec_size=32, z_size=8),
         }

@@ -80,10 +80,15 @@ class DrawConfig:
     # (grey) a 5x5 write spends its glimpses painting the background black and stayed ~30 px wide (4000 steps, NLL
     # 104.5); with a learned c_0 it narrowed to ~13 px and beat no attention (see the README).
     learned_canvas: bool = False
+    # The write box's largest side in pixels (0: unbounded, eq. 24 as written). Ours, not the paper's: trained on a CPU
+    # budget, an unbounded 5x5 write settles on a 13 px window that drifts 1 px a glimpse, and the tab cannot show the
+    # paper's stroke tracing. Bounded softly (δ = δ_max tanh(δ_24 / δ_max), σ likewise at δ_max), so a small
+    # window is eq. 24's and a warm start from an unbounded model is the same function where it was already small.
+    write_max_px: float = 0.0
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "height": (1, 256), "width": (1, 256), "glimpses": (1, 256), "enc_size": (1, 4096), "dec_size": (1, 4096),
-        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64),
+        "z_size": (1, 1024), "read_n": (1, 64), "write_n": (1, 64), "write_max_px": (0.0, 256.0),
     }  # fmt: skip
 
 
@@ -106,13 +111,19 @@ class AttentionParams:
         return torch.stack([cx - half, cy - half, cx + half, cy + half], dim=-1)
 
 
-def attention_params(raw: torch.Tensor, n: int, width: int, height: int) -> AttentionParams:
-    """Eqs. 21-24: the linear map's five outputs to (g_X, g_Y, δ, σ², γ). raw: (batch, 5)."""
+def attention_params(raw: torch.Tensor, n: int, width: int, height: int, max_px: float = 0.0) -> AttentionParams:
+    """Eqs. 21-24: the linear map's five outputs to (g_X, g_Y, δ, σ², γ). raw: (batch, 5). ``max_px`` > 0 bounds
+    the box's side N δ (and σ at the same δ_max) softly; see ``DrawConfig.write_max_px``."""
     gx_, gy_, log_sigma2, log_delta_, log_gamma = raw.unbind(-1)
     gx = (width + 1) / 2 * (gx_ + 1)  # (22)
     gy = (height + 1) / 2 * (gy_ + 1)  # (23)
     delta = (max(width, height) - 1) / max(n - 1, 1) * torch.exp(log_delta_)  # (24); N=1 guarded
-    return AttentionParams(gx, gy, delta, torch.exp(log_sigma2), torch.exp(log_gamma), n)
+    sigma2 = torch.exp(log_sigma2)
+    if max_px > 0:
+        d_max = max_px / n
+        delta = d_max * torch.tanh(delta / d_max)
+        sigma2 = (d_max * torch.tanh(torch.exp(0.5 * log_sigma2) / d_max)) ** 2
+    return AttentionParams(gx, gy, delta, sigma2, torch.exp(log_gamma), n)
 
 
 def filterbank(p: AttentionParams, width: int, height: int, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +195,8 @@ class Draw(nn.Module):
         w = self.write_patch(h_dec)  # (28) / (18)
         if not self.cfg.attention:
             return w.view(-1, self.cfg.height, self.cfg.width), None
-        p = attention_params(self.write_attn(h_dec), self.cfg.write_n, self.cfg.width, self.cfg.height)
+        cfg = self.cfg
+        p = attention_params(self.write_attn(h_dec), cfg.write_n, cfg.width, cfg.height, cfg.write_max_px)
         fx, fy = filterbank(p, self.cfg.width, self.cfg.height)
         w = w.view(-1, self.cfg.write_n, self.cfg.write_n)
         return fy.transpose(1, 2) @ w @ fx / p.gamma[:, None, None], p  # (29)
