@@ -293,16 +293,16 @@ def shipped_lessons() -> dict[str, Lesson]:
               "$\\mathrm{KL}(q(z|x) \\,\\|\\, p(z))$ falls to about zero and every point of the "
               "homotopy decodes to the same sentence (the tab flags the collapse)."),
         slide("sentences", {"model": "sentences-lstm-vae-annealed", "action": "interpolate"}, "With KL annealing",
-              "Bowman et al.: the KL term's weight $\\beta$ rises from 0 to 1 over training, and "
-              "word dropout weakens the decoder. Now z carries nats and the homotopy moves from sentence A to B "
-              "through grammatical steps."),
+              "Bowman et al.: the KL term's weight $\\beta$ rises from 0 to 1 over training. Now z carries "
+              "about 7 nats and the homotopy moves from sentence A towards B, one phrase at a time (not every step "
+              "is grammatical: a 24,000-sentence corpus is small for an LSTM)."),
         slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate"}, "CNN decoder, small context",
               "Yang et al.: a dilated CNN decoder that sees only a few previous words cannot model the sentence on "
-              "its own, so it should use z. This one sees 4 words and keeps 1.2 nats of KL."),
+              "its own, so it should use z. This one sees 2 words and keeps 1.7 nats of KL."),
         slide("sentences", {"model": "sentences-cnn-large", "action": "interpolate"}, "CNN decoder, large context",
               "Yang et al. found that a receptive field as long as the sentence behaves like the LSTM again and the "
-              "KL shrinks. Here it sees 32 words and keeps 1.5 nats, about as much as the small one: on 7-word "
-              "sentences both contexts cover most of a sentence, and the paper's ordering is not reproduced."),
+              "KL shrinks. Here it sees 32 words, is as deep as the small one, and keeps more, 2.2 nats: the "
+              "paper's ordering is not reproduced on these 6-word sentences."),
         slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM against CNN",
               "The same two sentences through the collapsed LSTM-VAE (left) and the small-context CNN-VAE (right).",
               compare={"model": "sentences-cnn-small"}),

@@ -68,8 +68,12 @@ def test_tokens_vocab_and_text_round_trip():
 
 
 def test_shipped_corpora_have_fixed_disjoint_splits(wordnet):
-    assert len(wordnet.train) > 40_000 and len(wordnet.valid) == len(wordnet.test) == 2000
-    assert len(wordnet.vocab) == 8000
+    assert len(wordnet.train) > 20_000 and 1000 < len(wordnet.valid) < 2000 and 1000 < len(wordnet.test) < 2000
+    # a closed vocabulary: every word of every split is in the training split's vocabulary, so no <unk> anywhere
+    index = wordnet.vocab.index
+    for split in (wordnet.train, wordnet.valid, wordnet.test):
+        assert all(w in index for t in split.tokens for w in t)
+    assert 10_000 < len(wordnet.vocab) < 12_000 and "-" not in index
     # split by synset: no synset has examples on both sides
     assert not set(wordnet.train.doc.tolist()) & set(wordnet.test.doc.tolist())
     assert max(len(t) for t in wordnet.train.tokens) <= 30
@@ -78,6 +82,21 @@ def test_shipped_corpora_have_fixed_disjoint_splits(wordnet):
     assert len(kjv.test.passages(3)) > 300
     pol = load_polarity()
     assert len(pol) == 200 and pol.labels.sum() == 100
+
+
+def test_closed_vocabulary_filters_until_the_training_vocabulary_covers_every_kept_sentence():
+    from engines.data.text import closed_vocabulary
+
+    t = lambda text: (0, text.split())  # noqa: E731
+    splits = {
+        "train": [t("a b"), t("a b"), t("a c zebra"), t("c d"), t("d d")],  # zebra once; without that sentence, c once
+        "test": [t("a b"), t("c d"), t("a zebra")],
+    }
+    kept = closed_vocabulary(splits)
+    assert [" ".join(w) for _, w in kept["train"]] == ["a b", "a b", "d d"]  # "c d" goes in the second pass
+    assert [" ".join(w) for _, w in kept["test"]] == ["a b"]
+    vocab = Vocab.build([w for _, w in kept["train"]]).index
+    assert all(w in vocab for split in kept.values() for _, s in split for w in s)
 
 
 def test_passages_stay_within_a_document():
@@ -124,7 +143,7 @@ def test_kl_annealing_schedules():
     assert SentenceConfig().kl_weight(0) == 1.0
 
 
-@pytest.mark.parametrize("size,context", [("small", 4), ("medium", 8), ("large", 32)])
+@pytest.mark.parametrize("size,context", [("small", 2), ("medium", 4), ("large", 32)])
 def test_cnn_decoder_is_causal_with_the_stated_context(size, context):
     torch.manual_seed(0)
     cfg = SentenceConfig(
@@ -173,7 +192,7 @@ def test_training_takes_the_vocabulary_learns_and_reports_every_term(small):
     assert len(engine.vocab) == len(Vocab.build(small[0].tokens)) > 500
     steps = [e.metrics for e in events if e.kind == "step"]
     assert {"loss", "recon", "kl", "kl_weight", "nll"} <= set(steps[0])
-    assert np.mean([m["recon"] for m in steps[-10:]]) < np.mean([m["recon"] for m in steps[:10]]) - 10
+    assert np.mean([m["recon"] for m in steps[-10:]]) < 0.85 * np.mean([m["recon"] for m in steps[:10]])
     assert steps[-1]["kl_weight"] > steps[0]["kl_weight"]  # annealing goes up with the step count
     assert int(engine.model.steps) == 80
     m = events[-1].metrics
@@ -265,9 +284,10 @@ def test_sa_lstm_experiment_copies_pretrained_weights_and_reports_each_count(sma
     assert res["label_counts"] == [10, 20] and len(res["pretrained"]) == len(res["random"]) == 2
     assert all(0 <= a <= 1 for a in res["pretrained"] + res["random"]) and res["test_sentences"] == 60
     x_pool, y_pool, x_test, y_test = classification_task("word_class", engine.vocab, 32, 0)
-    assert len(y_test) == 2000 and set(y_pool.tolist()) == {0, 1, 2}  # noun, verb, adjective/adverb
+    n_test = len(load_sentences("wordnet").test)
+    assert len(y_test) == n_test and set(y_pool.tolist()) == {0, 1, 2}  # noun, verb, adjective/adverb
     res = sa_lstm_experiment(engine.model, "word_class", label_counts=(30,), seeds=1, steps=20)
-    assert res["test_sentences"] == 2000 and 0.3 < res["majority"] < 0.6
+    assert res["test_sentences"] == n_test and 0.3 < res["majority"] < 0.6
     from engines.sentences.model import SentenceClassifier
 
     clf = SentenceClassifier(len(engine.vocab), engine.config.emb, engine.config.hidden)

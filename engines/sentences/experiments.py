@@ -203,10 +203,12 @@ def evaluate_all(samples: int = 4) -> dict[str, Any]:
     out: dict[str, Any] = {"test_sentences": len(test), "test_words": test.num_tokens(), "z_samples": samples}
     for resource, key in ((r, s.key) for r, s in SentencesEngine.shipped.items()):
         engine = SentencesEngine.from_checkpoint(resource_path(resource))
-        m = engine.evaluate(test, samples=samples)
+        dataset = engine.meta.get("dataset", "wordnet")  # each model on its own corpus's test split
+        m = engine.evaluate(test if dataset == "wordnet" else SentencesEngine.load_data(dataset)[2], samples=samples)
         out[key] = {k: round(float(m[k]), 4) for k in ("nll", "ppl", "kl", "recon")}
         out[key]["active_units"] = int(m["active_units"])
         out[key]["steps"] = engine.meta.get("trained_steps")
+        out[key]["dataset"] = dataset
     default_vae = next(iter(SentencesEngine.shipped))  # the tab's default model
     out["homotopy"] = homotopy_fluency(
         SentencesEngine.from_checkpoint(resource_path(default_vae)),

@@ -29,8 +29,9 @@ at every position. A stack sees $1 + \sum_i (k - 1) d_i$ previous words: a small
 sentence alone, so it uses z (KL > 0) and, being close to an LM, gives an NLL close to the LSTM's;
 a context as long as the sentence behaves like the LSTM and collapses. The paper's stacks (kernel 3;
 [1, 2, 4], [1, 2, 4, 8, 16], twice [1, 2, 4, 8, 16]) were sized for Yahoo/Yelp reviews of 80-100
-words; ours keep doubling dilations with kernel 2 and are sized for WordNet's 7-word sentences:
-small [1, 2] sees 4 words, medium [1, 2, 4] 8 words, large [1, 2, 4, 8, 16] 32 words.
+words; ours keep doubling dilations with kernel 2 and are sized for WordNet's 6-word sentences:
+small [1, 0, 0, 0, 0] sees 2 words (a third of a sentence), medium [1, 2, 0, 0, 0] 4 words, large [1, 2, 4, 8, 16]
+32 words (all of it); all three are five blocks deep.
 
 **Sequence autoencoder** (Dai & Le, Section 2). One LSTM reads x, then, from that state, is trained
 to output x again (the same weights read and write: the paper's setting). Its embedding and LSTM
@@ -56,7 +57,10 @@ import torch.nn.functional as F
 from engines.data.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 KINDS = ("lm", "vae", "ae", "hier")
-CNN_SIZES = {"small": (1, 2), "medium": (1, 2, 4), "large": (1, 2, 4, 8, 16)}
+# Five blocks each, so the three decoders have the same depth and differ only in what they see; a dilation of 0 is a
+# position-wise block (a 1x1 convolution). Ours: Yang et al.'s stacks differ in depth too; held equal here, so a
+# difference in KL is the context's (the README has what it measured: the reverse of the paper's order).
+CNN_SIZES = {"small": (1, 0, 0, 0, 0), "medium": (1, 2, 0, 0, 0), "large": (1, 2, 4, 8, 16)}
 
 
 @dataclass
@@ -143,8 +147,9 @@ class CausalConvBlock(nn.Module):
 
     def __init__(self, channels: int, kernel: int, dilation: int):
         super().__init__()
+        kernel = kernel if dilation else 1  # dilation 0: a position-wise block, seeing nothing earlier
         self.pad = (kernel - 1) * dilation
-        self.conv = nn.Conv1d(channels, channels, kernel, dilation=dilation)
+        self.conv = nn.Conv1d(channels, channels, kernel, dilation=max(dilation, 1))
         self.out = nn.Conv1d(channels, channels, 1)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, C, T)
