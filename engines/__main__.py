@@ -439,8 +439,10 @@ def cmd_build_data(args) -> None:
         out = text.build_sentences(RESOURCES_DIR / "data" / "sentences.json.gz")
         register(
             "sentences", out, kind="dataset", command=command,
-            source="WordNet 3.0 gloss examples (Debian wordnet-base 1:3.0-37), split by synset 2000/2000/rest, "
-            "seed 0; KJV verses of 1-40 tokens (Debian bible-kjv-text 4.38, read with bible-kjv's `bible`), "
+            source="WordNet 3.0 gloss examples (Debian wordnet-base 1:3.0-37) without split hyphens, in a closed "
+            "vocabulary (sentences with a word outside the training vocabulary dropped, repeated until stable), "
+            "split by synset 2000/2000/rest before the last pass, seed 0; "
+            "KJV verses of 1-40 tokens (Debian bible-kjv-text 4.38, read with bible-kjv's `bible`), "
             "every 20th chapter test, 20th+1 valid; Pang & Lee sentence polarity v1.0, the 200 sentences "
             "of gensim 4.4.0 gensim/test/test_data/pang_lee_polarity.cor",
             licence="WordNet 3.0 licence (resources/licences/wordnet-3.0.txt); KJV: public domain; polarity "
