@@ -78,6 +78,18 @@ def test_loss_is_the_document_nll_with_padding_ignored():
     assert perplexity([nll0.item(), nll1.item()], [3, 5]) == pytest.approx(math.exp(out["nll_per_word"].item()))
 
 
+def test_sparsity_adds_the_l1_of_each_documents_hidden_units_while_training_only():
+    m = _model(sparsity=0.5)
+    v = torch.tensor([[3, 5, 7, 0, 0], [1, 2, 3, 4, 5]])
+    lengths = torch.tensor([3, 5])
+    nll = m.eval()({"v": v, "lengths": lengths})
+    h0 = torch.sigmoid(m.c + m.W.weight[v[0, :3]].sum(0))  # h(v) of the whole document, padding left out
+    h1 = torch.sigmoid(m.c + m.W.weight[v[1]].sum(0))
+    out = m.train()({"v": v, "lengths": lengths})
+    assert torch.allclose(out["loss"], nll["loss"] + 0.5 * (h0.sum() + h1.sum()) / 2)
+    assert torch.allclose(out["nll_per_word"], nll["nll_per_word"])  # figures stay the likelihood's
+
+
 def test_uniform_model_has_perplexity_of_the_vocabulary():
     cfg = DocNadeConfig(vocab_size=64, hidden=4, softmax="tree")
     m = DocNade(cfg)  # tree weights start at zero: every branch 1/2, a balanced tree of 64 leaves

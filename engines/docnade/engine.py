@@ -85,7 +85,8 @@ class DocNadeEngine(Engine):
     @classmethod
     def presets(cls) -> dict[str, DocNadeConfig]:
         return {
-            "default": DocNadeConfig(hidden=50),
+            "default": DocNadeConfig(hidden=50, sparsity=0.8),  # the shipped model; see DocNadeConfig.sparsity
+            "paper": DocNadeConfig(hidden=50),
             "docnade-lm": DocNadeConfig(hidden=50, lm_order=4, lm_dim=16, lm_dropout=0.5),  # see lm_dropout
             "full-softmax": DocNadeConfig(hidden=50, softmax="full"),
             "tiny": DocNadeConfig(vocab_size=300, hidden=8, max_words=64),
