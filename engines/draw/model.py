@@ -122,7 +122,7 @@ def attention_params(raw: torch.Tensor, n: int, width: int, height: int, max_px:
     if max_px > 0:
         d_max = max_px / n
         delta = d_max * torch.tanh(delta / d_max)
-        sigma2 = (d_max * torch.tanh(torch.exp(0.5 * log_sigma2) / d_max)) ** 2
+        sigma2 = (d_max * torch.tanh(sigma2.sqrt() / d_max)) ** 2
     return AttentionParams(gx, gy, delta, sigma2, torch.exp(log_gamma), n)
 
 
@@ -192,13 +192,13 @@ class Draw(nn.Module):
 
     def write(self, h_dec):
         """Eq. 29 (attention) or eq. 18. Returns (patch on the canvas (batch, B, A), params or None)."""
-        w = self.write_patch(h_dec)  # (28) / (18)
-        if not self.cfg.attention:
-            return w.view(-1, self.cfg.height, self.cfg.width), None
         cfg = self.cfg
+        w = self.write_patch(h_dec)  # (28) / (18)
+        if not cfg.attention:
+            return w.view(-1, cfg.height, cfg.width), None
         p = attention_params(self.write_attn(h_dec), cfg.write_n, cfg.width, cfg.height, cfg.write_max_px)
-        fx, fy = filterbank(p, self.cfg.width, self.cfg.height)
-        w = w.view(-1, self.cfg.write_n, self.cfg.write_n)
+        fx, fy = filterbank(p, cfg.width, cfg.height)
+        w = w.view(-1, cfg.write_n, cfg.write_n)
         return fy.transpose(1, 2) @ w @ fx / p.gamma[:, None, None], p  # (29)
 
     # -- the recurrence -------------------------------------------------------------------------
