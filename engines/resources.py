@@ -118,9 +118,15 @@ def set_metrics(name: str, metrics: dict[str, Any], root: Path | None = None) ->
 def verify_all(root: Path | None = None) -> list[str]:
     """Check every manifest entry; return a list of problems (empty when all match)."""
     problems = []
-    for name in load_manifest(root):
+    for name, entry in load_manifest(root).items():
         try:
-            resource_path(name, verify=True, root=root)
+            path = resource_path(name, verify=True, root=root)
         except ResourceError as e:
             problems.append(f"{name}: {e}")
+            continue
+        if entry.get("kind") == "checkpoint":  # a run's state copied in by hand: optimiser moments, several MB
+            import torch
+
+            if "train_state" in torch.load(path, map_location="cpu", weights_only=True):
+                problems.append(f"{name}: carries a training state (re-save the weights alone, or quantize it)")
     return problems

@@ -47,6 +47,26 @@ def test_tampered_resource_is_refused(tmp_path, root):
         resource_path("nothing-like-this", root=res)
 
 
+def test_verify_refuses_a_shipped_checkpoint_that_carries_a_training_state(tmp_path, root):
+    import torch
+
+    from engines.checkpoint import atomic_write_bytes
+    from engines.resources import register
+
+    res = tmp_path / "res"
+    (res / "weights").mkdir(parents=True)
+    shutil.copy(root / "resources" / "weights" / "docnade-wiki.pt", res / "weights" / "a.pt")
+    shutil.copy(root / "resources" / "manifest.json", res / "manifest.json")
+    (res / "manifest.json").write_text('{"artifacts": {}}')
+    register("a", res / "weights" / "a.pt", kind="checkpoint", source="s", licence="l", command="c", root=res)
+    assert verify_all(res) == []
+    payload = torch.load(res / "weights" / "a.pt", map_location="cpu", weights_only=True)
+    payload["train_state"] = {"step": 3}  # what a keep-best file under runs/ holds beside its weights
+    atomic_write_bytes(res / "weights" / "a.pt", lambda f: torch.save(payload, f))
+    register("a", res / "weights" / "a.pt", kind="checkpoint", source="s", licence="l", command="c", root=res)
+    assert verify_all(res) == ["a: carries a training state (re-save the weights alone, or quantize it)"]
+
+
 def test_idx_round_trip_and_errors(tmp_path):
     imgs = np.arange(20 * 28 * 28, dtype=np.uint32).reshape(20, 28, 28).astype(np.uint8)
     p = tmp_path / "x.idx"
