@@ -1,13 +1,14 @@
 """Listen-equivalent checks of the shipped WaveNet: measure what it makes instead of trusting the ears.
 
-For every voice: generate ``--seconds`` freely (fused kernel, temperature 1) and report level (RMS dBFS,
+For every voice: generate ``--seconds`` freely (fused kernel, temperature 1; a model with a frame prior plans
+its log-mel frames first, as the app does, unless ``--no-plan``) and report level (RMS dBFS,
 peak), the share of silent 10 ms frames, the spectral centroid and the energy in four bands, next to
 the same figures of that voice's test recordings. Then resynthesise each voice's longest test prompt
 from its log-mel frames and report the log-mel distance to the original (and, as a yardstick, the
 distance between that prompt and another prompt of the same voice), plus the correlation of the
 loudness contours. Prints one JSON object.
 
-    python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH]
+    python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH] [--no-plan]
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--checkpoint", default=None)
+    p.add_argument("--no-plan", action="store_true", help="free generation without the frame prior's plan")
     args = p.parse_args()
     engine = WaveNetEngine.from_checkpoint(args.checkpoint or resource_path("wavenet-speech"), device="cpu")
     rate = engine.config.sample_rate
@@ -68,7 +70,9 @@ def main() -> None:
     for v, (short, _, _) in enumerate(VOICES[: engine.config.n_speakers or 1]):
         segs = sorted(test.of_voice(v).segments, key=len, reverse=True)
         real = mu_decode(np.concatenate(segs))
-        made = np.concatenate([c.audio for c in engine.sample(seconds=args.seconds, voice=v, seed=v)])
+        made = np.concatenate(
+            [c.audio for c in engine.sample(seconds=args.seconds, voice=v, seed=v, plan=not args.no_plan)]
+        )
         entry = {"generated": stats(made, rate), "test_recordings": stats(real, rate)}
         if engine.config.local_channels:
             clip = mu_decode(segs[0][: 4 * rate])

@@ -2,6 +2,7 @@
 
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -263,3 +264,55 @@ def test_torch_generator_for_cuda_agrees_with_the_fused_kernel():
     fused = e._generator(1, [2], frames, seed=0).run(300, temperature=1e-5)[0]
     torch_path = _TorchGenerator(e, 1, torch.tensor([2]), frames, seed=0).run(300, temperature=1e-5)[0]
     assert np.array_equal(fused, torch_path)  # greedy: the same samples, step for step
+
+
+# -- the frame prior (engines/wavenet/prosody.py) ------------------------------------------------------
+
+
+def _prosody_engine(hidden: int = 16) -> WaveNetEngine:
+    torch.manual_seed(0)
+    return WaveNetEngine(replace(WaveNetEngine.presets()["tiny"], prosody_hidden=hidden), device="cpu")
+
+
+def test_frame_prior_predicts_each_frame_from_the_past_only():
+    prior = _prosody_engine().model.prosody.eval()
+    f = torch.randn(2, 30, 20)
+    mu, logvar = prior(f, torch.tensor([0, 3]))
+    g = f.clone()
+    g[:, 12:] += 5.0  # change frame 12 and after: predictions up to frame 12 must not move
+    mu2, logvar2 = prior(g, torch.tensor([0, 3]))
+    torch.testing.assert_close(mu[:, :13], mu2[:, :13])
+    torch.testing.assert_close(logvar[:, :13], logvar2[:, :13])
+    assert (mu[:, 13:] - mu2[:, 13:]).abs().max() > 1e-3  # and later ones do see it
+    other = prior(f, torch.tensor([1, 2]))[0]
+    assert (other - mu).abs().max() > 1e-3  # the voice conditions every frame
+
+
+def test_frame_prior_learns_the_voices_frames_and_free_generation_renders_its_plan():
+    e = _prosody_engine()
+    train, valid, _ = e.load_data("speech8k")
+    batch = next(e.batches(train, 2, np.random.default_rng(0)))
+    assert batch["plan"].shape == (8, 400, 20) and batch["plan_voice"].shape == (8,)
+    stream = e._streams(train)[int(batch["plan_voice"][0])]
+    starts = [s for s in range(stream.shape[1] - 399) if np.allclose(stream[:, s], batch["plan"][0, 0].numpy())]
+    assert starts and np.allclose(stream[:, starts[0] : starts[0] + 400].T, batch["plan"][0].numpy())
+    before = e.prosody_nll(valid)
+    prior = e.model.prosody
+    opt = torch.optim.Adam(prior.parameters(), 1e-2)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        b = e._plan_batch(train, rng)
+        loss = prior.nll(b["plan"], b["plan_voice"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = e.prosody_nll(valid)
+    assert after < before - 0.3, (before, after)
+    chunks = list(e.sample(seconds=0.05, voice=2, seed=4, chunk=200))
+    plan = chunks[0].plan
+    assert plan.shape == (20, 400 // 80 + 1) and all(c.plan is plan for c in chunks)
+    np.testing.assert_array_equal(plan, e.plan(0.05, 2, seed=4))  # the plan is the seed's
+    rendered = np.concatenate([c.q for c in chunks])
+    given = np.concatenate([c.q for c in e.sample(seconds=0.05, voice=2, seed=4, frames=plan, chunk=200)])
+    np.testing.assert_array_equal(rendered, given)  # the audio is the plan rendered
+    assert all(c.plan is None for c in e.sample(seconds=0.05, voice=2, seed=4, plan=False))

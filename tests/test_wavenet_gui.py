@@ -195,3 +195,21 @@ def test_a_superseded_runs_late_end_does_not_touch_the_next_run(tab, qtbot):
     assert tab.total == 30 * 8000 and all(n <= tab.total for n, _ in tab.steps)
     tab.stop()
     assert tab.generate_btn.isEnabled()
+
+
+def test_free_generation_with_a_frame_prior_shows_the_plan_it_renders(tab):
+    from dataclasses import replace
+
+    from engines.wavenet import WaveNetEngine
+
+    engine = WaveNetEngine(replace(WaveNetEngine.presets()["tiny"], prosody_hidden=8), device="cpu")
+    tab.use_engine(engine, "tiny with a frame prior")
+    tab.set_state({**tab.state(), "mode": "generate", "seconds": 0.3, "seed": 2, "stream": False}, run=False)
+    tab.run_demo_blocking()
+    assert tab.plan is not None and tab.plan.shape == (20, 2400 // 80 + 1)
+    np.testing.assert_array_equal(tab.plan, engine.plan(0.3, tab.st.voice, seed=2))
+    assert tab.orig_spec_plot.isVisible() and "plan" in tab.orig_spec_plot.plotItem.titleLabel.text
+    assert tab.orig_spec_image.image.shape == (31, 20)  # every planned frame, every mel band
+    tab.set_state({**tab.state(), "mode": "resynthesize"}, run=False)
+    tab.run_demo_blocking()
+    assert tab.plan is None and "original clip" in tab.orig_spec_plot.plotItem.titleLabel.text

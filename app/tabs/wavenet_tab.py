@@ -87,6 +87,7 @@ class WaveNetTab(ModelTab):
         self.steps: list[tuple[int, np.ndarray]] = []  # per chunk: samples made by then, its distribution
         self.view_step: int | None = None  # a recorded chunk the views show (None: the newest)
         self.original = np.zeros(0, np.float32)  # the clip being resynthesised
+        self.plan: np.ndarray | None = None  # free generation's planned log-mel frames (a frame prior's)
         self.probs = np.zeros(256, np.float32)
         self.total = 0
         self.speed = 0.0  # x real time of the current run
@@ -246,7 +247,11 @@ class WaveNetTab(ModelTab):
         self.play_original_btn.setEnabled(resyn)
         self.seconds_box.setEnabled(not resyn)
         self.orig_curve.setVisible(resyn)
-        self.orig_spec_plot.setVisible(resyn)
+        planned = not resyn and self.plan is not None
+        self.orig_spec_plot.setVisible(resyn or planned)
+        plan_title = "The plan: log-mel frames the frame prior drew, which WaveNet renders"
+        self.orig_spec_plot.setTitle("Spectrogram of the original clip" if resyn else plan_title)
+        self.orig_spec_plot.setLabel("left", "Hz" if resyn else "mel band")
         self.spec_plot.setTitle("Spectrogram of the resynthesis" if resyn else "Spectrogram")
 
     # -- state ------------------------------------------------------------------------------------
@@ -338,6 +343,8 @@ class WaveNetTab(ModelTab):
             chunks = engine.sample(seconds=st.seconds, voice=st.voice, temperature=st.temperature, seed=st.seed)
             self.total = int(st.seconds * engine.config.sample_rate)
         self.audio = np.zeros(0, np.float32)
+        self.plan = None
+        self._sync_mode_widgets()
         self._parts: list[np.ndarray] = []
         self.steps: list[tuple[int, np.ndarray]] = []  # per chunk: samples made by then, its distribution
         self.view_step: int | None = None  # a recorded chunk the views show (None: the newest)
@@ -382,6 +389,9 @@ class WaveNetTab(ModelTab):
             self.player.volume = self.volume_slider.value() / 100
 
     def _on_chunk(self, chunk: WaveChunk) -> None:
+        if chunk.plan is not None and self.plan is None:
+            self.plan = chunk.plan
+            self._sync_mode_widgets()
         self._parts.append(chunk.audio)
         self.probs = chunk.probs
         self.steps.append((chunk.t + len(chunk.q), chunk.probs))
@@ -466,6 +476,11 @@ class WaveNetTab(ModelTab):
         if len(self.original) and self.orig_spec_plot.isVisible():  # the same window of the original
             o_spec = spectrogram(self.original[s0:n])
             self._show_spectrogram(self.orig_spec_plot, self.orig_spec_image, o_spec, s0, rate, top)
+        elif self.plan is not None and self.orig_spec_plot.isVisible():  # the whole plan, ahead of the audio
+            hop = self.engine().config.hop
+            self.orig_spec_image.setImage(self.plan.T, autoLevels=False, levels=(-2.9, 1.5))
+            self.orig_spec_image.setRect(-0.5 * hop / rate, 0, self.plan.shape[1] * hop / rate, self.plan.shape[0])
+            self.orig_spec_plot.setYRange(0, self.plan.shape[0], padding=0)
         self.prob_bars.setOpts(height=probs)
         self.prob_plot.setYRange(0, max(0.02, float(probs.max()) * 1.1), padding=0)
         self.prob_plot.setXRange(*mass_range(probs), padding=0)  # zoomed to where the distribution's mass is

@@ -30,6 +30,7 @@ from engines.wavenet.model import WaveNet, WaveNetConfig
 
 WINDOW = 6000  # training crop in samples (0.75 s at 8 kHz): about 3 receptive fields
 LOCAL_DROPOUT = 0.5  # share of training crops without their log-mel frames (see presets)
+PLAN_CROPS, PLAN_FRAMES = 8, 400  # the frame prior's batch: crops of 4 s of a voice's joined frames
 
 
 @dataclass
@@ -42,6 +43,7 @@ class WaveChunk:
     audio: np.ndarray  # (n,) float32 in [-1, 1]
     probs: np.ndarray  # (classes,) the predictive distribution of the chunk's last sample
     elapsed: float  # seconds spent computing so far (not waiting for the consumer)
+    plan: np.ndarray | None = None  # free generation with a frame prior: the planned frames (F, n_frames)
 
 
 def frames_for(audio: np.ndarray, cfg: WaveNetConfig) -> np.ndarray:
@@ -77,6 +79,8 @@ class WaveNetEngine(Engine):
         voices = len(VOICES)
         return {
             "default": WaveNetConfig(n_speakers=voices, local_channels=20),
+            # the default with a frame prior (engines/wavenet/prosody.py) that plans free generation's frames
+            "prosody": WaveNetConfig(n_speakers=voices, local_channels=20, prosody_hidden=128),
             "unconditional": WaveNetConfig(n_speakers=voices),
             "small": WaveNetConfig(
                 residual_channels=16,
@@ -132,6 +136,32 @@ class WaveNetEngine(Engine):
             cache[id(split)] = hit = (split, key, frames)
         return hit[2]
 
+    def _streams(self, data: AudioSplit) -> dict[int, np.ndarray]:
+        """Each voice's frames, its segments joined in order (F, total frames): what the frame prior learns,
+        the pauses between prompts included."""
+        frames = self._frames(data)
+        out: dict[int, list] = {}
+        for f, v in zip(frames, data.voices, strict=True):
+            out.setdefault(int(min(v, max(self.config.n_speakers, 1) - 1)), []).append(f)
+        return {v: np.concatenate(fs, axis=1) for v, fs in out.items()}
+
+    def _plan_batch(self, data: AudioSplit, rng: np.random.Generator) -> dict:
+        """``PLAN_CROPS`` crops of ``PLAN_FRAMES`` frames (fewer if a voice has less) for the frame prior."""
+        key = id(data)
+        cache = self.__dict__.setdefault("_stream_cache", {})
+        if cache.get("key") != key or cache.get("data") is not data:
+            cache.update(key=key, data=data, streams=self._streams(data))
+        streams = cache["streams"]
+        voices = sorted(streams)
+        length = min(PLAN_FRAMES, min(streams[v].shape[1] for v in voices))
+        pick = rng.choice(voices, size=PLAN_CROPS)
+        crops = []
+        for v in pick:
+            st = int(rng.integers(0, streams[v].shape[1] - length + 1))
+            crops.append(streams[v][:, st : st + length].T)
+        return {"plan": torch.from_numpy(np.stack(crops)).to(self.device),
+                "plan_voice": torch.from_numpy(pick.astype(np.int64)).to(self.device)}  # fmt: skip
+
     def _usable(self, data: AudioSplit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(segment lengths, segments long enough to crop, their sampling probabilities)."""
         lengths = np.array([len(s) for s in data.segments])
@@ -159,6 +189,8 @@ class WaveNetEngine(Engine):
             batch["speaker"] = torch.from_numpy(np.minimum(data.voices[idx], cfg.n_speakers - 1)).to(self.device)
         if cfg.local_channels:
             batch["frames"] = torch.from_numpy(fr).to(self.device)
+        if self.model.prosody is not None:
+            batch.update(self._plan_batch(data, rngs[0]))
         return batch
 
     def batches(self, data: AudioSplit, batch_size: int, rng: np.random.Generator) -> Iterator[dict]:
@@ -230,8 +262,21 @@ class WaveNetEngine(Engine):
         out = {"bits_per_sample": bits / max(count, 1)}
         if cfg.local_channels:
             out["bits_per_sample_mel"] = bits_mel / max(count, 1)
+        if self.model.prosody is not None:
+            out["prosody_nll"] = self.prosody_nll(data)
         out["seconds"] = count / cfg.sample_rate
         return out
+
+    @torch.no_grad()
+    def prosody_nll(self, data: AudioSplit) -> float:
+        """The frame prior's NLL per frame value (nats) on each voice's joined frames, teacher-forced."""
+        self.model.eval()
+        total, count = 0.0, 0
+        for v, f in self._streams(data).items():
+            x = torch.from_numpy(f.T[None]).to(self.device)
+            total += self.model.prosody.nll(x, torch.tensor([v], device=self.device)).item() * x.numel()
+            count += x.numel()
+        return total / max(count, 1)
 
     @staticmethod
     def unigram_bits(train: AudioSplit, test: AudioSplit, classes: int = 256) -> float:
@@ -269,6 +314,8 @@ class WaveNetEngine(Engine):
             "nll_bits_unigram": tot["unigram"] / tot["n"],
             "test_seconds": tot["n"] / engine.config.sample_rate,
         }
+        if engine.model.prosody is not None:
+            head["prosody_nll"] = engine.prosody_nll(test)  # nats per log-mel value, teacher-forced
         return {**head, **out}
 
     # -- sampling ---------------------------------------------------------------------------------
@@ -282,13 +329,18 @@ class WaveNetEngine(Engine):
 
     @torch.no_grad()
     def sample(self, seconds: float = 2.0, voice: int | None = 0, temperature: float = 1.0, seed: int = 0,
-               frames: np.ndarray | None = None, chunk: int = 400) -> Iterator[WaveChunk]:  # fmt: skip
+               frames: np.ndarray | None = None, chunk: int = 400,
+               plan: bool = True) -> Iterator[WaveChunk]:  # fmt: skip
         """Generate ``seconds`` of audio in the given voice, ``chunk`` samples at a time (the fused
         kernel on CPU, the torch cached step elsewhere). With ``frames`` (log-mel, see
-        :func:`frames_for`) it resynthesises the clip they came from."""
+        :func:`frames_for`) it resynthesises the clip they came from. Without, a model with a frame prior
+        first plans the frames (:meth:`plan`, unless ``plan`` is False) and renders them."""
         self.model.eval()
         cfg = self.config
         n = int(seconds * cfg.sample_rate)
+        planned = None
+        if frames is None and plan and self.model.prosody is not None:
+            frames = planned = self.plan(seconds, voice, seed)
         if frames is not None:
             n = min(n, (frames.shape[-1] - 1) * cfg.hop + cfg.hop)
         gen = self._generator(1, None if voice is None else [voice], frames, seed)
@@ -300,7 +352,16 @@ class WaveNetEngine(Engine):
             q = gen.run(k, temperature)[0]
             busy += time.perf_counter() - t0  # compute only: a consumer may pace us (streaming)
             t += k
-            yield WaveChunk(t - k, n, q, mu_decode(q), gen.last_probs[0, 0].copy(), busy)
+            yield WaveChunk(t - k, n, q, mu_decode(q), gen.last_probs[0, 0].copy(), busy, planned)
+
+    def plan(self, seconds: float, voice: int | None = 0, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
+        """Log-mel frames (F, n) for ``seconds`` of free speech in ``voice``, drawn from the frame prior."""
+        if self.model.prosody is None:
+            raise ValueError("this model has no frame prior (train the 'prosody' preset)")
+        self.model.eval()
+        n = int(seconds * self.config.sample_rate) // self.config.hop + 1
+        v = int(min(voice or 0, max(self.config.n_speakers, 1) - 1))
+        return self.model.prosody.sample(n, v, seed, temperature)
 
     def resynthesize(self, audio: np.ndarray, voice: int | None = 0, temperature: float = 1.0, seed: int = 0,
                      chunk: int = 400) -> Iterator[WaveChunk]:  # fmt: skip
@@ -316,7 +377,8 @@ class WaveNetEngine(Engine):
         ``repeats`` rounds, median and min, CPU time beside wall time, on the threads the caller pinned): the
         naive method (the receptive field recomputed per sample), the torch cached step, the fused kernel at
         batch 1 and batch 4 (voices 0-3, counted over all four streams), and the fused kernel of a real 16 kHz
-        configuration (this architecture at 16,000 samples/s, its own weights: speed does not depend on them).
+        configuration (this architecture at 16,000 samples/s, its own weights: speed does not depend on them),
+        and with a frame prior ``fused_planned``: free generation as the app runs it (plan the frames, render them).
         ``samples_per_s_*`` per wall second, ``samples_per_cpu_s_*`` per CPU second; ``rtf_*`` is seconds of
         audio per second of wall time (above 1: faster than real time)."""
         from engines.benchmark import measure
@@ -349,6 +411,14 @@ class WaveNetEngine(Engine):
                 g.run(200)  # compile (cached on disk after the first run)
                 n = n_fused * (2 if key == "fused_16k" else 1)
                 methods[key] = lambda g=g, n=n, batch=batch: (g.run(n), n * batch)[1]
+            if model.prosody is not None:  # free generation as the app runs it: plan the frames, then render
+
+                def planned() -> int:
+                    frames = cpu.plan(seconds, 0, seed=0)
+                    FusedGenerator(model, 1, speaker=voice, frames=frames).run(n_fused)
+                    return n_fused
+
+                methods["fused_planned"] = planned
         figures = measure(methods, repeats=repeats)
         out: dict[str, float] = {"sample_rate": rate}
         for key in methods:

@@ -24,7 +24,9 @@ Local, on a time series $h_t$ upsampled to the audio rate, $y = f(h)$ (eq. 4, he
 $z = \tanh(W_{f,k} * x + V_{f,k} * y) \odot \sigma(W_{g,k} * x + V_{g,k} * y)$, with $V * y$ a 1x1 convolution.
 In this app h picks one of six voices (five speakers and music) and h_t is 20 log-mel bands every
 10 ms of a real recording. The shipped model saw h_t on only half its training crops, so the same
-weights generate freely (no h_t) or resynthesise a clip from its h_t in any voice.
+weights generate freely (no h_t) or resynthesise a clip from its h_t in any voice. With
+``prosody_hidden`` > 0 the model also carries a frame-level prior over h_t (`engines/wavenet/prosody.py`):
+free generation then plans log-mel frames first and the WaveNet renders them, so the voice pauses.
 
 **Fast generation (Paine et al.).** A causal convolution with kernel 2 and dilation d needs, at time
 t, only its input at t and at t - d. Each layer keeps a queue of its last d inputs, so producing one
@@ -44,6 +46,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engines.wavenet.prosody import FramePrior
+
 
 @dataclass
 class WaveNetConfig:
@@ -59,11 +63,13 @@ class WaveNetConfig:
     speaker_dim: int = 16
     local_channels: int = 0  # local conditioning features per frame, e.g. log-mel bins (0: none)
     hop: int = 80  # audio samples per conditioning frame (10 ms at 8 kHz)
+    prosody_hidden: int = 0  # > 0 (needs local_channels): a GRU prior over the frames, for free generation
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "sample_rate": (1000, 48000), "classes": (2, 65536), "residual_channels": (1, 1024), "gate_channels": (1, 1024),
         "skip_channels": (1, 1024), "end_channels": (1, 1024), "layers_per_stack": (1, 30), "stacks": (1, 16),
         "n_speakers": (0, 1000), "speaker_dim": (1, 1024), "local_channels": (0, 1024), "hop": (1, 10000),
+        "prosody_hidden": (0, 4096),
     }  # fmt: skip
 
     @property
@@ -147,6 +153,9 @@ class WaveNet(nn.Module):
         self.layers = nn.ModuleList(GatedLayer(cfg, d) for d in cfg.dilations)
         self.out1 = nn.Conv1d(cfg.skip_channels, cfg.end_channels, 1)
         self.out2 = nn.Conv1d(cfg.end_channels, cfg.classes, 1)
+        self.prosody = None
+        if cfg.prosody_hidden and cfg.local_channels:
+            self.prosody = FramePrior(cfg.local_channels, cfg.prosody_hidden, cfg.n_speakers)
 
     def upsample(self, frames: torch.Tensor, length: int) -> torch.Tensor:
         """Local conditioning frames (B, L, F) to the audio rate (B, L, F * hop) by repetition (eq. 4's y = f(h))."""
@@ -169,10 +178,16 @@ class WaveNet(nn.Module):
         return self.out2(F.relu(self.out1(F.relu(skips))))  # ReLU -> 1x1 -> ReLU -> 1x1
 
     def forward(self, batch) -> dict[str, torch.Tensor]:
-        """Mean cross-entropy in nats per sample (and bits) of a batch dict {q, speaker?, frames?}."""
+        """Mean cross-entropy in nats per sample (and bits) of a batch dict {q, speaker?, frames?}; with a
+        frame prior and the batch's ``plan`` crops (B, L, F) of frames and their ``plan_voice`` (B,), the
+        prior's NLL per frame value is added to the loss (the two parts share no weights)."""
         logits = self.logits(batch["q"], batch.get("speaker"), batch.get("frames"))
         nll = F.cross_entropy(logits, batch["q"])
-        return {"loss": nll, "bits_per_sample": nll / math.log(2)}
+        out = {"loss": nll, "bits_per_sample": nll / math.log(2)}
+        if self.prosody is not None and "plan" in batch:
+            out["prosody_nll"] = self.prosody.nll(batch["plan"], batch["plan_voice"])
+            out["loss"] = nll + out["prosody_nll"]
+        return out
 
     # -- fast generation (Paine et al. 2016) -------------------------------------------------------
     def init_state(self, batch: int) -> list[torch.Tensor]:
