@@ -1,12 +1,12 @@
 """Listen-equivalent checks of the shipped WaveNet: measure what it makes instead of trusting the ears.
 
-For every voice: generate ``--seconds`` freely (fused kernel, temperature 1; a model with a frame prior plans
-its log-mel frames first, as the app does, unless ``--no-plan``) and report level (RMS dBFS,
-peak), the share of silent 10 ms frames, the spectral centroid and the energy in four bands, next to
-the same figures of that voice's test recordings. Then resynthesise each voice's longest test prompt
-from its log-mel frames and report the log-mel distance to the original (and, as a yardstick, the
-distance between that prompt and another prompt of the same voice), plus the correlation of the
-loudness contours. Prints one JSON object.
+For every voice: generate ``--seconds`` freely (fused kernel, temperature 1; a model with a frame
+prior plans its log-mel frames first, as the app does, unless ``--no-plan``) and report level (RMS
+dBFS, peak), the share of silent 10 ms frames, the pauses (runs of 100 ms or more of silent frames)
+per second, the spectral centroid and the energy in four bands, next to the same figures of that
+voice's test recordings. Then resynthesise each voice's longest test prompt from its log-mel frames
+and report the log-mel distance to the original (and, as a yardstick, the distance between that
+prompt and another prompt of the same voice), plus the correlation of the loudness contours. Prints one JSON object.
 
     python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH] [--no-plan]
 """
@@ -39,11 +39,19 @@ def stats(x: np.ndarray, rate: int) -> dict[str, float]:
         "rms_dbfs": float(20 * np.log10(np.sqrt((x**2).mean()) + 1e-9)),
         "peak": float(np.abs(x).max()),
         "silent_frames": float((frame_rms < 0.005).mean()),
+        "pauses_per_s": pauses(frame_rms < 0.005) / (len(x) / rate),
         "centroid_hz": float((freqs * spec).sum() / total),
     }
     for lo, hi in BANDS:
         out[f"band_{lo}_{hi}"] = float(spec[(freqs >= lo) & (freqs < hi)].sum() / total)
     return out
+
+
+def pauses(silent: np.ndarray, frames: int = 10) -> int:
+    """Runs of at least ``frames`` silent 10 ms frames in a row (pauses of 100 ms or more)."""
+    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int(((ends - starts) >= frames).sum())
 
 
 def mel_distance(a: np.ndarray, b: np.ndarray, rate: int) -> float:
