@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from engines.checkpoint import atomic_write_bytes
 
 RESOURCES_DIR = Path(os.environ.get("GENPLAY_RESOURCES", Path(__file__).resolve().parent.parent / "resources"))
@@ -125,8 +127,6 @@ def verify_all(root: Path | None = None) -> list[str]:
             problems.append(f"{name}: {e}")
             continue
         if entry.get("kind") == "checkpoint":  # a run's state copied in by hand: optimiser moments, several MB
-            import torch
-
             if "train_state" in torch.load(path, map_location="cpu", weights_only=True):
                 problems.append(f"{name}: carries a training state (re-save the weights alone, or quantize it)")
     return problems

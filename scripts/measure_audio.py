@@ -6,7 +6,8 @@ dBFS, peak), the share of silent 10 ms frames, the pauses (runs of 100 ms or mor
 per second, the spectral centroid and the energy in four bands, next to the same figures of that
 voice's test recordings. Then resynthesise each voice's longest test prompt from its log-mel frames
 and report the log-mel distance to the original (and, as a yardstick, the distance between that
-prompt and another prompt of the same voice), plus the correlation of the loudness contours. Prints one JSON object.
+prompt and another prompt of the same voice), plus the correlation of the loudness contours. Prints
+one JSON object.
 
     python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH] [--no-plan]
 """

@@ -72,7 +72,9 @@ class WaveNetTab(ModelTab):
     engine_class = WaveNetEngine
     legend = (
         "Top: the waveform as it is made (grey: the clip being resynthesised) and "
-        "its spectrogram. Bottom left: the model's 256-way μ-law distribution for the newest sample. "
+        "its spectrogram; between them, in free generation with a frame prior (the shipped model), the plan: "
+        "the log-mel frames the prior drew first, which the WaveNet renders. "
+        "Bottom left: the model's 256-way μ-law distribution for the newest sample. "
         "Bottom right: the dilated stack; the lit band of each layer is the part of its input the "
         "newest output depends on, and the waveform under it is that receptive field's audio."
     )
@@ -174,6 +176,7 @@ class WaveNetTab(ModelTab):
         self.wave_plot = pg.PlotWidget(title="Waveform")
         self.wave_plot.setMouseEnabled(False, False)
         self.wave_plot.setYRange(-1, 1)
+        self.wave_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1, 0, 1)]])
         self.wave_plot.getViewBox().enableAutoRange(pg.ViewBox.XAxis, False)
         self.wave_plot.setLabel("bottom", "time (s)")
         self.orig_curve = self.wave_plot.plot([], [], pen=pg.mkPen((170, 170, 170), width=1))
@@ -236,6 +239,7 @@ class WaveNetTab(ModelTab):
         image.setRect(start / rate, 0, len(spec) * 64 / rate, rate / 2)
         # (no x range here: the time axis is the waveform's, the plots are linked)
         plot.setYRange(0, rate / 2, padding=0)
+        plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, rate / 4, rate / 2)]])  # fixed range, 3 ticks
 
     def _on_warm(self) -> None:
         if self.run_label.text().startswith("Preparing"):
@@ -249,7 +253,7 @@ class WaveNetTab(ModelTab):
         self.orig_curve.setVisible(resyn)
         planned = not resyn and self.plan is not None
         self.orig_spec_plot.setVisible(resyn or planned)
-        plan_title = "The plan: log-mel frames the frame prior drew, which WaveNet renders"
+        plan_title = "The plan: the frame prior's log-mel frames"
         self.orig_spec_plot.setTitle("Spectrogram of the original clip" if resyn else plan_title)
         self.orig_spec_plot.setLabel("left", "Hz" if resyn else "mel band")
         self.spec_plot.setTitle("Spectrogram of the resynthesis" if resyn else "Spectrogram")
@@ -392,6 +396,7 @@ class WaveNetTab(ModelTab):
         if chunk.plan is not None and self.plan is None:
             self.plan = chunk.plan
             self._sync_mode_widgets()
+            self._show_plan()
         self._parts.append(chunk.audio)
         self.probs = chunk.probs
         self.steps.append((chunk.t + len(chunk.q), chunk.probs))
@@ -476,16 +481,19 @@ class WaveNetTab(ModelTab):
         if len(self.original) and self.orig_spec_plot.isVisible():  # the same window of the original
             o_spec = spectrogram(self.original[s0:n])
             self._show_spectrogram(self.orig_spec_plot, self.orig_spec_image, o_spec, s0, rate, top)
-        elif self.plan is not None and self.orig_spec_plot.isVisible():  # the whole plan, ahead of the audio
-            hop = self.engine().config.hop
-            self.orig_spec_image.setImage(self.plan.T, autoLevels=False, levels=(-2.9, 1.5))
-            self.orig_spec_image.setRect(-0.5 * hop / rate, 0, self.plan.shape[1] * hop / rate, self.plan.shape[0])
-            self.orig_spec_plot.setYRange(0, self.plan.shape[0], padding=0)
         self.prob_bars.setOpts(height=probs)
         self.prob_plot.setYRange(0, max(0.02, float(probs.max()) * 1.1), padding=0)
         self.prob_plot.setXRange(*mass_range(probs), padding=0)  # zoomed to where the distribution's mass is
         self.diagram.set_context(a, n)
         self._update_play_head()
+
+    def _show_plan(self) -> None:
+        """The whole plan at once (it is drawn before the audio): one column per 10 ms frame, centred on it."""
+        hop, rate = self.engine().config.hop, self._rate()
+        self.orig_spec_image.setImage(self.plan.T, autoLevels=False, levels=(-2.9, 1.5))
+        self.orig_spec_image.setRect(-0.5 * hop / rate, 0, self.plan.shape[1] * hop / rate, self.plan.shape[0])
+        self.orig_spec_plot.setYRange(0, self.plan.shape[0], padding=0)
+        self.orig_spec_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, self.plan.shape[0])]])
 
     def _rate(self) -> int:
         return self.engine().config.sample_rate if self.engines else 8000

@@ -138,20 +138,18 @@ class WaveNetEngine(Engine):
 
     def _streams(self, data: AudioSplit) -> dict[int, np.ndarray]:
         """Each voice's frames, its segments joined in order (F, total frames): what the frame prior learns,
-        the pauses between prompts included."""
-        frames = self._frames(data)
-        out: dict[int, list] = {}
-        for f, v in zip(frames, data.voices, strict=True):
-            out.setdefault(int(min(v, max(self.config.n_speakers, 1) - 1)), []).append(f)
-        return {v: np.concatenate(fs, axis=1) for v, fs in out.items()}
+        the pauses between prompts included. Kept for the last split asked (training draws from it every step)."""
+        hit = self.__dict__.get("_stream_cache")
+        if hit is None or hit[0] is not data:
+            out: dict[int, list] = {}
+            for f, v in zip(self._frames(data), data.voices, strict=True):
+                out.setdefault(int(min(v, max(self.config.n_speakers, 1) - 1)), []).append(f)
+            hit = self._stream_cache = (data, {v: np.concatenate(fs, axis=1) for v, fs in out.items()})
+        return hit[1]
 
     def _plan_batch(self, data: AudioSplit, rng: np.random.Generator) -> dict:
         """``PLAN_CROPS`` crops of ``PLAN_FRAMES`` frames (fewer if a voice has less) for the frame prior."""
-        key = id(data)
-        cache = self.__dict__.setdefault("_stream_cache", {})
-        if cache.get("key") != key or cache.get("data") is not data:
-            cache.update(key=key, data=data, streams=self._streams(data))
-        streams = cache["streams"]
+        streams = self._streams(data)
         voices = sorted(streams)
         length = min(PLAN_FRAMES, min(streams[v].shape[1] for v in voices))
         pick = rng.choice(voices, size=PLAN_CROPS)

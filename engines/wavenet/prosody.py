@@ -44,6 +44,10 @@ class FramePrior(nn.Module):
         prev = torch.cat([self.start.expand(B, 1, F_), frames[:, :-1]], 1)
         v = self.voice(voice)[:, None].expand(B, L, VOICE_DIM)
         h, _ = self.rnn(torch.cat([prev, v], -1))
+        return self.gaussian(h)
+
+    def gaussian(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """GRU outputs (..., hidden) -> the next frame's (μ, log σ²), the variance kept in a sane range."""
         mu, logvar = self.out(h).chunk(2, -1)
         return mu, logvar.clamp(-8, 4)
 
@@ -61,8 +65,8 @@ class FramePrior(nn.Module):
         prev, state, out = self.start[None, None], None, []
         for _ in range(n):
             h, state = self.rnn(torch.cat([prev, v], -1), state)
-            mu, logvar = self.out(h).chunk(2, -1)
+            mu, logvar = self.gaussian(h)
             eps = torch.randn(mu.shape, generator=gen).to(dev)
-            prev = mu + temperature * eps * (0.5 * logvar.clamp(-8, 4)).exp()
+            prev = mu + temperature * eps * (0.5 * logvar).exp()
             out.append(prev[0, 0])
         return torch.stack(out, 1).cpu().numpy().astype(np.float32) if out else np.zeros((self.channels, 0), np.float32)
