@@ -45,6 +45,25 @@ def test_loss_is_the_per_item_negative_bound(likelihood, layers):
     assert m.generate(mu, 5).shape == (4, 5, 12)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_conv_decoder_writes_images_channel_by_channel(likelihood):
+    # 6 x 6 images: the transposed convolutions make 8 x 8, cropped to 6 x 6; a Gaussian's μ is channel 0
+    m = small(x_dim=36, network="conv", decoder="conv", likelihood=likelihood)
+    x = torch.rand(3, 4, 36)
+    x = x.round() if likelihood == "bernoulli" else x
+    out = m(x, generator=torch.Generator().manual_seed(1))
+    assert torch.isclose(out["loss"], out["recon"] + out["kl_z"] + out["kl_c"], atol=1e-5)
+    h = torch.randn(2, 4 + 2 * 3)
+    d = m.decoder
+    maps = d.net(d.fc(h).reshape(-1, 64, d.n, d.n))[..., :6, :6]
+    y = d(h)
+    assert y.shape == (2, 36 * (2 if likelihood == "gaussian" else 1))
+    assert torch.allclose(y[:, :36].reshape(2, 6, 6), maps[:, 0], atol=1e-6)
+    assert m.generate(m.context(x)[0], 5).shape == (3, 5, 36)
+    with pytest.raises(ValueError, match="square"):
+        small(x_dim=12, decoder="conv")
+
+
 def test_a_query_is_closest_to_the_singleton_set_holding_it():
     m = small()
     items = torch.rand(5, 12).round()

@@ -75,6 +75,10 @@ class StatisticianEngine(Engine):
         return {
             # images (glyphs, digits): conv encoder, a two-layer z stack, c of 64 (the paper: 512, CPU budget)
             "default": StatisticianConfig(network="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
+            # the same with the paper's kind of decoder (transposed convolutions): sharper samples
+            "conv-decoder": StatisticianConfig(
+                network="conv", decoder="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5
+            ),
             "mlp": StatisticianConfig(network="mlp", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
             # the paper's synthetic experiment: 1-D items, a 3-D context, sets of 200
             "synthetic": StatisticianConfig(

@@ -64,11 +64,14 @@ class StatisticianConfig:
     min_sample_size: int = 0
     # "conv": a convolutional instance encoder for images (x_dim = side²), as the paper's; "mlp" for vectors
     network: str = "mlp"
+    # the decoder p(x | z, c) for images: "mlp", or "conv" (a linear layer to 64 maps of 7 x 7, then two transposed
+    # 4 x 4 convolutions of stride 2 up to 28 x 28): the paper's kind, for strokes sharper than the MLP's blobs
+    decoder: str = "mlp"
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "x_dim": (1, 10**5), "likelihood": ("bernoulli", "gaussian"), "hidden": (1, 4096), "c_dim": (1, 4096),
         "z_dim": (1, 1024), "z_layers": (1, 16), "sample_size": (1, 10**4), "min_sample_size": (0, 10**4),
-        "network": ("mlp", "conv"),
+        "network": ("mlp", "conv"), "decoder": ("mlp", "conv"),
     }  # fmt: skip
 
 
@@ -100,6 +103,25 @@ class ConvEncoder(nn.Module):
         return self.fc(h).reshape(*lead, -1)
 
 
+class ConvDecoder(nn.Module):
+    """(N, in) -> (N, channels * side²): a linear layer to 64 maps of (side / 4)², then two transposed 4 x 4
+    convolutions of stride 2 (7 -> 14 -> 28 for 28 x 28 images), cropped to side x side; channel-major, so
+    ``chunk(2, -1)`` splits a Gaussian's two channels."""
+
+    def __init__(self, i: int, side: int, channels: int = 1):
+        super().__init__()
+        self.side, self.n = side, -(-side // 4)
+        self.fc = nn.Sequential(nn.Linear(i, 64 * self.n * self.n), nn.ELU())
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ELU(), nn.ConvTranspose2d(32, channels, 4, 2, 1),
+        )  # fmt: skip
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        lead = h.shape[:-1]
+        y = self.net(self.fc(h).reshape(-1, 64, self.n, self.n))[..., : self.side, : self.side]
+        return y.reshape(*lead, -1)
+
+
 def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
     """KL(N(μ_q, σ_q²) || N(μ_p, σ_p²)) summed over the last dimension (both diagonal)."""
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
@@ -120,8 +142,10 @@ class NeuralStatistician(nn.Module):
         if cfg.network not in ("mlp", "conv"):
             raise ValueError(f"unknown network '{cfg.network}' (choose from: mlp, conv)")
         side = round(cfg.x_dim**0.5)
-        if cfg.network == "conv" and side * side != cfg.x_dim:
-            raise ValueError(f"the conv network needs square images: x_dim {cfg.x_dim} is not a square")
+        if cfg.decoder not in ("mlp", "conv"):
+            raise ValueError(f"unknown decoder '{cfg.decoder}' (choose from: mlp, conv)")
+        if "conv" in (cfg.network, cfg.decoder) and side * side != cfg.x_dim:
+            raise ValueError(f"a conv network needs square images: x_dim {cfg.x_dim} is not a square")
         conv = cfg.network == "conv"
         self.encoder = ConvEncoder(side, H) if conv else mlp(cfg.x_dim, H, H)  # E: the shared instance encoder
         self.statistic = mlp(H, H, 2 * C)  # S: pooled encodings -> (μ_c, log σ_c²)
@@ -129,9 +153,10 @@ class NeuralStatistician(nn.Module):
         self.prior = nn.ModuleList(mlp(C + (Z if i else 0), H, 2 * Z) for i in range(L))
         self.posterior = nn.ModuleList(mlp(H + C + (Z if i else 0), H, 2 * Z) for i in range(L))
         out = cfg.x_dim * (2 if cfg.likelihood == "gaussian" else 1)
-        # the decoder stays an MLP for images too: the paper's transposed convolutions took 4x the rest of a
-        # training step on CPU (measured), and the few-shot results rest on the encoder and statistic network
-        self.decoder = mlp(C + L * Z, H, out)
+        if cfg.decoder == "conv":
+            self.decoder = ConvDecoder(C + L * Z, side, 2 if cfg.likelihood == "gaussian" else 1)
+        else:
+            self.decoder = mlp(C + L * Z, H, out)
 
     # -- the statistic network -------------------------------------------------------------------------
     def context(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
