@@ -125,6 +125,16 @@ def test_generated_samples_follow_the_set(shipped, glyph_splits):
     assert dist(frames[1].samples, b) < dist(frames[1].samples, a)
 
 
+def test_sample_fidelity_tells_samples_of_the_set_from_a_blur(shipped, glyph_splits, monkeypatch):
+    test = glyph_splits[2]
+    r = shipped.sample_fidelity(test, episodes=40)
+    assert r["nn_acc"] > 0.5 and r["entropy_bits"] < 0.4  # chance is 0.2
+    # a generator that ignores the set and draws grey: at chance, and undecided everywhere
+    monkeypatch.setattr(shipped.model, "generate", lambda c, n, g=None: torch.full((c.shape[0], n, 784), 0.45))
+    r = shipped.sample_fidelity(test, episodes=40)
+    assert r["nn_acc"] < 0.35 and r["entropy_bits"] > 0.95
+
+
 def test_saved_sets_round_trip_and_bad_files_are_refused(tmp_path):
     sets = [("alpha", np.full((2, 28, 28), 255, np.uint8)), ("beta", np.zeros((3, 28, 28), np.uint8))]
     path = tmp_path / "sets.json"
@@ -174,3 +184,4 @@ def test_eval_keys(shipped):
     assert out["mnist_acc_20way_1shot"] is None and 0 <= out["mnist_acc_10way_1shot"] <= 1
     assert 0 <= out["acc_20way_5shot"] <= 1 and out["test_scripts"] == 12
     assert 0 <= out["synthetic_family_acc"] <= 1
+    assert 0 <= out["sample_nn_acc_5way"] <= 1 and 0 <= out["sample_entropy_bits"] <= 1
