@@ -1,4 +1,4 @@
-"""The presentation view every tab shares: a title, the tab's figure in a 16:9 frame, a caption that follows
+"""The presentation view every tab shares: a title, the tab's figure in a frame of at most 16:9, a caption that follows
 the tab's state, type sized for a lecture hall; and the colour-blind-safe colours that carry meaning in the
 figures (Okabe & Ito 2008).
 
@@ -53,8 +53,11 @@ def sized_font(base: QFont, points: float, bold: bool = False) -> QFont:
 
 
 class AspectFrame(QWidget):
-    """Holds one widget; with ``ratio`` set, gives it the largest centred rectangle of that width : height
-    (the rest stays the frame's background); with ``ratio`` None, the whole frame."""
+    """Holds one widget; with ``ratio`` set, gives it the whole height and at most ``ratio`` x height of the
+    width, centred (a screen wider than 16:9 keeps side margins, the rest stays the frame's background); on a
+    narrower screen (a 4:3 projector) the whole frame, so the figures use the height a 16:9 box would leave
+    empty (letterboxed at 1024 x 768, the WaveNet slide's four time rows were about 100 px each). The type is
+    sized from the width either way (:func:`body_point_size`). With ``ratio`` None, the whole frame."""
 
     def __init__(self, child: QWidget, parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,8 +83,8 @@ class AspectFrame(QWidget):
         w, h = self.width(), self.height()
         if not self.ratio or w <= 0 or h <= 0:
             return QRect(0, 0, w, h)
-        cw, ch = (w, round(w / self.ratio)) if w / h < self.ratio else (round(h * self.ratio), h)
-        return QRect((w - cw) // 2, (h - ch) // 2, cw, ch)
+        cw = min(w, round(h * self.ratio))
+        return QRect((w - cw) // 2, 0, cw, h)
 
     def _place(self) -> None:
         self.child.setGeometry(self.child_rect())

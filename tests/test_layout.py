@@ -58,8 +58,11 @@ def test_presentation_views_hold_and_size_their_type(window, qtbot, size):
             problems += [f"{name}: {line}" for line in cut_widgets(window)]
             assert tab.title_label.isVisible() and tab.title_label.text()
             assert not tab.about.isVisible() and not tab.controls.isVisible()
-            page = tab.page.geometry()
-            assert abs(page.width() / page.height() - 16 / 9) < 0.02  # the 16:9 frame
+            page, frame = tab.page.geometry(), tab.frame.geometry()
+            assert page.height() == frame.height()  # the figure has the whole height
+            # at most 16:9 (a wider screen keeps side margins); a 4:3 screen is filled, not letterboxed
+            assert page.width() / page.height() <= 16 / 9 + 0.02
+            assert page.width() == min(frame.width(), round(frame.height() * 16 / 9))
         body = QApplication.font().pointSizeF()
         if size == (1920, 1080):
             assert body >= 24  # the back row reads it
