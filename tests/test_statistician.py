@@ -185,3 +185,7 @@ def test_eval_keys(shipped):
     assert 0 <= out["acc_20way_5shot"] <= 1 and out["test_scripts"] == 12
     assert 0 <= out["synthetic_family_acc"] <= 1
     assert 0 <= out["sample_nn_acc_5way"] <= 1 and 0 <= out["sample_entropy_bits"] <= 1
+    # the conv-decoder model: a better bound and more decided samples than the default's
+    assert out["conv_decoder_test_bound"] < out["test_bound"]
+    assert out["conv_decoder_sample_entropy_bits"] < out["sample_entropy_bits"]
+    assert 0 <= out["conv_decoder_acc_5way_1shot"] <= 1 and 0 <= out["conv_decoder_acc_20way_1shot"] <= 1

@@ -750,7 +750,8 @@ class StatisticianTab(ModelTab):
         valid = e.meta.get("valid", {})
         acc = f" · valid 5-way 1-shot {valid['acc_5way_1shot']:.1%}" if "acc_5way_1shot" in valid else ""
         self.model_info.setText(
-            f"{cfg.network} encoder · c {cfg.c_dim} · z {cfg.z_layers} x {cfg.z_dim} · trained on sets of "
+            f"{cfg.network} encoder · {cfg.decoder} decoder · c {cfg.c_dim} · z {cfg.z_layers} x {cfg.z_dim} · "
+            "trained on sets of "
             f"{cfg.sample_size} · {e.num_parameters():,} parameters{acc}"
         )
 
