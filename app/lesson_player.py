@@ -110,7 +110,7 @@ class LessonPlayer(QObject):
             self.window.show_status(f"Slide {i + 1} cannot be shown: {slide.problem}")
             return False
         if tab.presenting:
-            tab.set_presentation(True)  # the frame: 16:9, or half of a side-by-side slide
+            tab.set_presentation(True)  # the frame: at most 16:9, or half of a side-by-side slide
         return True
 
     @staticmethod

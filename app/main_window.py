@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
 
     # -- presentation -------------------------------------------------------------------------------
     def set_presentation(self, on: bool, full_screen: bool = True) -> None:
-        """F5: every tab's presentation view (title, figure in a 16:9 frame, caption) with the menus, tab bar
+        """F5: every tab's presentation view (title, figure in a frame of at most 16:9, caption) with the menus, tab bar
         and status bar hidden and type sized for the room; ``full_screen=False`` keeps the window's size (the
         headless ``--present`` picture and slide exports)."""
         if on == self.presenting:

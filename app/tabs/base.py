@@ -56,7 +56,7 @@ class ModelTab(QWidget):
         tooltip_follows_text(self.model_box)  # long model names elide in narrow windows
         self.presenting = False
         # the page: a title and a caption (shown when presenting) around the body and the About panel; the
-        # frame gives the page a 16:9 rectangle when presenting (app/presentation.py)
+        # frame gives the page the full height and at most 16:9 of width when presenting (app/presentation.py)
         self.page = QWidget()
         self.title_label = stage_label("stage-title")
         self.caption_label = stage_label("stage-caption")
@@ -218,7 +218,7 @@ class ModelTab(QWidget):
         self.caption_label.setVisible(self.presenting and bool(caption))
 
     def set_presentation(self, on: bool) -> None:
-        """The presentation view (F5): title, the figure in a 16:9 frame, caption; controls and About hidden.
+        """The presentation view (F5): title, the figure in a frame of at most 16:9, caption; controls and About hidden.
         The main window sets the body type (QApplication's font) before calling this, and calls it again,
         still on, when the type changes (subclasses then resize their figures' fonts)."""
         from PySide6.QtWidgets import QApplication
