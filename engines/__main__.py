@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=0)
     t.add_argument("--keep-best", action="store_true", help="checkpoint only when validation improves")
+    t.add_argument(
+        "--only",
+        default="",
+        metavar="PART",
+        help="train one part of the model alone, the rest frozen (wavenet: prosody, its frame prior)",
+    )
     t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
     t.add_argument("--warm-start", default=None,
                    help="copy the matching weights of this checkpoint into the --preset model")  # fmt: skip
@@ -135,6 +141,9 @@ def cmd_train(args) -> None:
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise UsageError("--steps and --batch-size must be positive and --lr greater than 0")
+    if args.only and args.only not in cls.trainable_parts:
+        parts = ", ".join(cls.trainable_parts) or "none"
+        raise UsageError(f"--only {args.only!r}: {args.name} has no such part to train alone (parts: {parts})")
     from engines import distributed
 
     env, device = distributed.setup(args.device)
@@ -183,6 +192,7 @@ def _train(args, cls, presets, env, device) -> None:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=args.eval_every,
         checkpoint=args.out, half=args.half, keep_best=args.keep_best, lr_schedule=args.lr_schedule,
         sampler=not args.engine_batches, amp="bf16" if args.bf16 else "", compile=args.compile, logdir=logdir,
+        only=args.only,
     )  # fmt: skip
     engine.meta.update({"dataset": dataset, "preset": args.preset, "init": args.init})
     trainer = Trainer(engine, train, cfg, valid, env=env, resume=resume)

@@ -112,6 +112,10 @@ class Engine(ABC):
     config_class: ClassVar[type]
     title: ClassVar[str] = ""
     selection_metric: ClassVar[str] = "loss"  # the validation metric (lower is better) that picks checkpoints
+    # parts of the model a run may train alone, the rest frozen (``train --only PART``): part (the prefix of its
+    # parameters' names) -> the validation metric that then picks checkpoints
+    trainable_parts: ClassVar[dict[str, str]] = {}
+    train_only: str = ""  # set by the trainer while it trains one part alone: the engine's batches may shrink
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     shipped: ClassVar[dict[str, Shipped]] = {}  # resource name → its record; the first is the tab's default
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse

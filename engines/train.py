@@ -24,7 +24,8 @@ from engines import distributed
 from engines.base import Engine
 from engines.checkpoint import CheckpointError, read_checkpoint, remove_stale_temporaries
 
-RESUME_FIELDS = ("batch_size", "seed", "lr", "lr_schedule", "grad_clip", "sampler", "amp")  # must match to resume
+# must match to resume
+RESUME_FIELDS = ("batch_size", "seed", "lr", "lr_schedule", "grad_clip", "sampler", "amp", "only")
 
 
 @dataclass
@@ -45,6 +46,9 @@ class TrainConfig:
     amp: str = ""  # "bf16": autocast the forward pass to bfloat16
     compile: bool = False  # torch.compile the model
     logdir: str | None = None  # TensorBoard event files go here (rank 0)
+    # one part of the model trained alone, the rest frozen (an engine's ``trainable_parts``, e.g. WaveNet's
+    # "prosody": its frame prior); "" = the whole model
+    only: str = ""
 
     def lr_at(self, step: int) -> float:
         """The learning rate for optimiser step ``step`` (0-based)."""
@@ -87,7 +91,15 @@ class Trainer:
         # so the shipped weights' commands still see the batches they were trained on
         self.rng = np.random.default_rng(config.seed if self.env.rank == 0 else [config.seed, self.env.rank])
         engine.fit_data(train_data)
-        self.optimizer = torch.optim.Adam(engine.model.parameters(), lr=config.lr)
+        engine.train_only = ""
+        if config.only:
+            if config.only not in engine.trainable_parts:
+                parts = ", ".join(engine.trainable_parts) or "none"
+                raise ValueError(f"{engine.name} has no part '{config.only}' to train alone (parts: {parts})")
+            engine.train_only = config.only
+        for name, p in engine.model.named_parameters():
+            p.requires_grad_(not config.only or name.startswith(config.only + "."))
+        self.optimizer = torch.optim.Adam(self._params(), lr=config.lr)
         self.step = 0
         self.best: dict[str, Any] | None = None
         self._remove_stale_temporaries()
@@ -111,6 +123,15 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(config.logdir)
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        """What the optimiser moves: every parameter, or with ``only`` that part's."""
+        return [p for p in self.engine.model.parameters() if p.requires_grad]
+
+    @property
+    def selection_metric(self) -> str:
+        """The validation metric that picks checkpoints: the engine's, or the trained part's own."""
+        return self.engine.trainable_parts[self.config.only] if self.config.only else self.engine.selection_metric
 
     # -- the state a run resumes from ---------------------------------------------------------------
     def train_state(self) -> dict[str, Any]:
@@ -138,7 +159,8 @@ class Trainer:
         state = payload.get("train_state")
         if not isinstance(state, dict):
             raise CheckpointError(f"{name} holds weights only, no training state (use --init to fine-tune from it)")
-        own, theirs = self.engine.config_dict(), payload["config"]
+        # a field added since the file was written holds its default there
+        own, theirs = self.engine.config_dict(), {**asdict(self.engine.config_class()), **payload["config"]}
         fitted = set(self.engine.data_fields)
         diff = sorted(k for k in set(own) | set(theirs) if k not in fitted and own.get(k) != theirs.get(k))
         if diff:
@@ -155,7 +177,7 @@ class Trainer:
         full = state.get("weights")  # fp32 weights when the file's own are fp16
         if full is not None:
             self.engine.model.load_state_dict(full)
-        self.optimizer = torch.optim.Adam(self.engine.model.parameters(), lr=self.config.lr)
+        self.optimizer = torch.optim.Adam(self._params(), lr=self.config.lr)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.best = int(state["step"]), state.get("best")
         rngs = state["rng"]
@@ -190,7 +212,7 @@ class Trainer:
             return None
         state = self.train_state()  # every rank takes part in gathering the RNG states
         path = Path(self.config.checkpoint)
-        key = self.engine.selection_metric
+        key = self.selection_metric
         improved = True
         if self.config.keep_best and self.env.is_main and key in metrics:
             improved = self.best is None or metrics[key] < self.best[key]

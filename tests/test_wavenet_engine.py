@@ -1,6 +1,7 @@
 """The WaveNet engine: fused kernel against the full forward pass, data, WAV files, training, evaluation."""
 
 import json
+import math
 import struct
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from engines.data.audio import (
     resample,
     write_wav,
 )
+from engines.train import TrainConfig, Trainer
 from engines.wavenet import WaveNet, WaveNetConfig, WaveNetEngine, frames_for
 from engines.wavenet.fused import FusedGenerator
 
@@ -254,6 +256,8 @@ def test_cli_bench_and_eval_on_a_checkpoint(tmp_path, root):
     assert 6 < json.loads(r.stdout)["bits_per_sample"] < 9
     r = run("eval", "wavenet", "--checkpoint", str(tmp_path / "tiny.pt"), "--dataset", str(tmp_path / "nothing"))
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "no such dataset" in r.stderr
+    r = run("train", "wavenet", "--preset", "tiny", "--only", "stack", "--steps", "1")
+    assert r.returncode == 2 and "no such part" in r.stderr and "prosody" in r.stderr
 
 
 def test_torch_generator_for_cuda_agrees_with_the_fused_kernel():
@@ -269,23 +273,65 @@ def test_torch_generator_for_cuda_agrees_with_the_fused_kernel():
 # -- the frame prior (engines/wavenet/prosody.py) ------------------------------------------------------
 
 
-def _prosody_engine(hidden: int = 16) -> WaveNetEngine:
+def _prosody_engine(hidden: int = 16, mixture: int = 1) -> WaveNetEngine:
     torch.manual_seed(0)
-    return WaveNetEngine(replace(WaveNetEngine.presets()["tiny"], prosody_hidden=hidden), device="cpu")
+    cfg = replace(WaveNetEngine.presets()["tiny"], prosody_hidden=hidden, prosody_mixture=mixture)
+    return WaveNetEngine(cfg, device="cpu")
 
 
-def test_frame_prior_predicts_each_frame_from_the_past_only():
-    prior = _prosody_engine().model.prosody.eval()
+@pytest.mark.parametrize("mixture", [1, 3])
+def test_frame_prior_predicts_each_frame_from_the_past_only(mixture):
+    prior = _prosody_engine(mixture=mixture).model.prosody.eval()
     f = torch.randn(2, 30, 20)
-    mu, logvar = prior(f, torch.tensor([0, 3]))
+    log_pi, mu, logvar = prior(f, torch.tensor([0, 3]))
+    assert log_pi.shape == (2, 30, mixture) and mu.shape == logvar.shape == (2, 30, mixture, 20)
+    torch.testing.assert_close(log_pi.exp().sum(-1), torch.ones(2, 30))
     g = f.clone()
     g[:, 12:] += 5.0  # change frame 12 and after: predictions up to frame 12 must not move
-    mu2, logvar2 = prior(g, torch.tensor([0, 3]))
-    torch.testing.assert_close(mu[:, :13], mu2[:, :13])
-    torch.testing.assert_close(logvar[:, :13], logvar2[:, :13])
+    log_pi2, mu2, logvar2 = prior(g, torch.tensor([0, 3]))
+    for a, b in ((log_pi, log_pi2), (mu, mu2), (logvar, logvar2)):
+        torch.testing.assert_close(a[:, :13], b[:, :13])
     assert (mu[:, 13:] - mu2[:, 13:]).abs().max() > 1e-3  # and later ones do see it
-    other = prior(f, torch.tensor([1, 2]))[0]
+    other = prior(f, torch.tensor([1, 2]))[1]
     assert (other - mu).abs().max() > 1e-3  # the voice conditions every frame
+
+
+def test_frame_prior_nll_is_the_mixture_density():
+    prior = _prosody_engine(mixture=3).model.prosody.eval()
+    f = torch.randn(2, 7, 20)
+    v = torch.tensor([0, 2])
+    log_pi, mu, logvar = prior(f, v)
+    dist = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=log_pi),
+        torch.distributions.Independent(torch.distributions.Normal(mu, (0.5 * logvar).exp()), 1),
+    )
+    torch.testing.assert_close(prior.nll(f, v), -dist.log_prob(f).mean() / 20)
+    # one component: the plain diagonal Gaussian (the first shipped prior's layout loads unchanged)
+    one = _prosody_engine().model.prosody.eval()
+    _, mu1, lv1 = one(f, v)
+    ref = 0.5 * (lv1[:, :, 0] + (f - mu1[:, :, 0]) ** 2 / lv1[:, :, 0].exp() + math.log(2 * math.pi)).mean()
+    torch.testing.assert_close(one.nll(f, v), ref)
+    assert set(one.state_dict()) == {"voice.weight", "start", "out.weight", "out.bias"} | {
+        k for k in one.state_dict() if k.startswith("rnn.")
+    }
+
+
+def test_only_the_frame_prior_trains_with_only_prosody(tmp_path):
+    e = _prosody_engine(mixture=2)
+    train, valid, _ = e.load_data("speech8k")
+    before = {k: v.clone() for k, v in e.model.state_dict().items()}
+    cfg = TrainConfig(steps=3, batch_size=2, eval_every=0, checkpoint=str(tmp_path / "p.pt"), keep_best=True,
+                      only="prosody")  # fmt: skip
+    trainer = Trainer(e, train, cfg, valid)
+    events = list(trainer.run())
+    assert e.train_only == "prosody" and events[-1].kind == "done"
+    after = e.model.state_dict()
+    moved = {k for k in after if not torch.equal(after[k], before[k])}
+    assert moved and all(k.startswith("prosody.") for k in moved)  # the WaveNet itself is untouched
+    assert all(p.requires_grad == n.startswith("prosody.") for n, p in e.model.named_parameters())  # and frozen
+    assert trainer.selection_metric == "prosody_nll"
+    with pytest.raises(ValueError, match="no part 'stack'"):
+        Trainer(_prosody_engine(), train, replace(cfg, only="stack"), valid)
 
 
 def test_frame_prior_learns_the_voices_frames_and_free_generation_renders_its_plan():

@@ -57,6 +57,7 @@ class WaveNetEngine(Engine):
     title = "WaveNet"
     config_class = WaveNetConfig
     selection_metric = "bits_per_sample"
+    trainable_parts = {"prosody": "prosody_nll"}  # train --only prosody: the frame prior alone (prosody.py)
     datasets = ("speech8k",)
     shipped = {"wavenet-speech": Shipped("Speech + music, 6 voices (shipped)", "nll_bits_model")}
     weights_licence = "CC BY-SA 3.0 (trained on the Asterisk recordings of resources/data/speech8k.npz)"
@@ -80,7 +81,7 @@ class WaveNetEngine(Engine):
         return {
             "default": WaveNetConfig(n_speakers=voices, local_channels=20),
             # the default with a frame prior (engines/wavenet/prosody.py) that plans free generation's frames
-            "prosody": WaveNetConfig(n_speakers=voices, local_channels=20, prosody_hidden=128),
+            "prosody": WaveNetConfig(n_speakers=voices, local_channels=20, prosody_hidden=128, prosody_mixture=4),
             "unconditional": WaveNetConfig(n_speakers=voices),
             "small": WaveNetConfig(
                 residual_channels=16,
@@ -121,7 +122,7 @@ class WaveNetEngine(Engine):
 
     # -- data -------------------------------------------------------------------------------------
     def batch_items(self, batch) -> int:
-        return int(batch["q"].numel())
+        return int(batch["q"].numel()) if "q" in batch else int(batch["plan"].shape[:2].numel())
 
     def _frames(self, split: AudioSplit) -> list[np.ndarray]:
         """Log-mel frames of every segment, computed once per split (training and validation alternate)."""
@@ -194,6 +195,9 @@ class WaveNetEngine(Engine):
     def batches(self, data: AudioSplit, batch_size: int, rng: np.random.Generator) -> Iterator[dict]:
         """Endless random crops of ``WINDOW`` samples (segments drawn in proportion to their length),
         with their voice and, for half of them, their log-mel frames."""
+        if self.train_only == "prosody":  # the frame prior alone: its crops of frames, no audio
+            while True:
+                yield self._plan_batch(data, rng)
         _, usable, p = self._usable(data)
         while True:
             idx = rng.choice(usable, size=batch_size, p=p)

@@ -64,12 +64,13 @@ class WaveNetConfig:
     local_channels: int = 0  # local conditioning features per frame, e.g. log-mel bins (0: none)
     hop: int = 80  # audio samples per conditioning frame (10 ms at 8 kHz)
     prosody_hidden: int = 0  # > 0 (needs local_channels): a GRU prior over the frames, for free generation
+    prosody_mixture: int = 1  # the prior's Gaussians per frame: 1, or a mixture (speech or pause, prosody.py)
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "sample_rate": (1000, 48000), "classes": (2, 65536), "residual_channels": (1, 1024), "gate_channels": (1, 1024),
         "skip_channels": (1, 1024), "end_channels": (1, 1024), "layers_per_stack": (1, 30), "stacks": (1, 16),
         "n_speakers": (0, 1000), "speaker_dim": (1, 1024), "local_channels": (0, 1024), "hop": (1, 10000),
-        "prosody_hidden": (0, 4096),
+        "prosody_hidden": (0, 4096), "prosody_mixture": (1, 64),
     }  # fmt: skip
 
     @property
@@ -155,7 +156,7 @@ class WaveNet(nn.Module):
         self.out2 = nn.Conv1d(cfg.end_channels, cfg.classes, 1)
         self.prosody = None
         if cfg.prosody_hidden and cfg.local_channels:
-            self.prosody = FramePrior(cfg.local_channels, cfg.prosody_hidden, cfg.n_speakers)
+            self.prosody = FramePrior(cfg.local_channels, cfg.prosody_hidden, cfg.n_speakers, cfg.prosody_mixture)
 
     def upsample(self, frames: torch.Tensor, length: int) -> torch.Tensor:
         """Local conditioning frames (B, L, F) to the audio rate (B, L, F * hop) by repetition (eq. 4's y = f(h))."""
@@ -181,6 +182,9 @@ class WaveNet(nn.Module):
         """Mean cross-entropy in nats per sample (and bits) of a batch dict {q, speaker?, frames?}; with a
         frame prior and the batch's ``plan`` crops (B, L, F) of frames and their ``plan_voice`` (B,), the
         prior's NLL per frame value is added to the loss (the two parts share no weights)."""
+        if "q" not in batch:  # the frame prior trained alone (train --only prosody): no audio in the batch
+            nll = self.prosody.nll(batch["plan"], batch["plan_voice"])
+            return {"loss": nll, "prosody_nll": nll}
         logits = self.logits(batch["q"], batch.get("speaker"), batch.get("frames"))
         nll = F.cross_entropy(logits, batch["q"])
         out = {"loss": nll, "bits_per_sample": nll / math.log(2)}
