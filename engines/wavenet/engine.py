@@ -122,7 +122,9 @@ class WaveNetEngine(Engine):
 
     # -- data -------------------------------------------------------------------------------------
     def batch_items(self, batch) -> int:
-        return int(batch["q"].numel()) if "q" in batch else int(batch["plan"].shape[:2].numel())
+        if "q" not in batch:  # the frame prior alone: the audio samples its frames stand for
+            return int(batch["plan"].shape[:2].numel()) * self.config.hop
+        return int(batch["q"].numel())
 
     def _frames(self, split: AudioSplit) -> list[np.ndarray]:
         """Log-mel frames of every segment, computed once per split (training and validation alternate)."""
