@@ -16,8 +16,8 @@ $(\pi_t, \mu_t, \log\sigma_t^2) = W\,\mathrm{GRU}([f_{t-1}; e_v])$ (π by a soft
 start frame. Why a mixture: the next frame is either more speech or the start of a pause, and one Gaussian
 must average the two. With K = 1 (the first shipped prior) free speech paused half as often as the
 recordings in three voices (planned silent frames 3-6 % where the training frames have 6-12 %); with K = 4
-the validation NLL per frame value fell from -0.27 to about -0.5 nats and the planned pauses came to the
-recordings' rate (README, WaveNet).
+the validation NLL per frame value fell from -0.27 to about -0.56 nats and the planned pauses came close to
+the training frames' rate in English, Italian and Russian (Spanish still pauses less; README, WaveNet).
 
 Trained by teacher forcing on crops of each voice's training frames (its prompts joined in order, so the
 pauses between prompts are there to learn), beside the WaveNet's own loss or alone (``train --only
