@@ -9,7 +9,7 @@ and report the log-mel distance to the original (and, as a yardstick, the distan
 prompt and another prompt of the same voice), plus the correlation of the loudness contours. Prints
 one JSON object.
 
-    python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH] [--no-plan]
+    python scripts/measure_audio.py [--seconds 4] [--checkpoint PATH] [--no-plan] [--seeds N]
 """
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--no-plan", action="store_true", help="free generation without the frame prior's plan")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="also free-generate with seeds 0 .. N-1 per voice and report their silent frames and mean",
+    )
     args = p.parse_args()
     engine = WaveNetEngine.from_checkpoint(args.checkpoint or resource_path("wavenet-speech"), device="cpu")
     rate = engine.config.sample_rate
@@ -83,6 +89,12 @@ def main() -> None:
             [c.audio for c in engine.sample(seconds=args.seconds, voice=v, seed=v, plan=not args.no_plan)]
         )
         entry = {"generated": stats(made, rate), "test_recordings": stats(real, rate)}
+        if args.seeds > 1:  # one 4 s draw holds a handful of pauses: the spread over seeds says how sure the figure is
+            sil = []
+            for s in range(args.seeds):
+                chunks = engine.sample(seconds=args.seconds, voice=v, seed=s, plan=not args.no_plan)
+                sil.append(stats(np.concatenate([c.audio for c in chunks]), rate)["silent_frames"])
+            entry["seeds"] = {"silent_frames": sil, "silent_frames_mean": float(np.mean(sil))}
         if engine.config.local_channels:
             clip = mu_decode(segs[0][: 4 * rate])
             resyn = np.concatenate([c.audio for c in engine.resynthesize(clip, voice=v, seed=v)])
