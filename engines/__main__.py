@@ -141,9 +141,10 @@ def cmd_train(args) -> None:
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise UsageError("--steps and --batch-size must be positive and --lr greater than 0")
-    if args.only and args.only not in cls.trainable_parts:
-        parts = ", ".join(cls.trainable_parts) or "none"
-        raise UsageError(f"--only {args.only!r}: {args.name} has no such part to train alone (parts: {parts})")
+    for part in [p for p in args.only.split(",") if p]:
+        if part not in cls.trainable_parts:
+            parts = ", ".join(cls.trainable_parts) or "none"
+            raise UsageError(f"--only {part!r}: {args.name} has no such part to train alone (parts: {parts})")
     from engines import distributed
 
     env, device = distributed.setup(args.device)

@@ -46,8 +46,8 @@ class TrainConfig:
     amp: str = ""  # "bf16": autocast the forward pass to bfloat16
     compile: bool = False  # torch.compile the model
     logdir: str | None = None  # TensorBoard event files go here (rank 0)
-    # one part of the model trained alone, the rest frozen (an engine's ``trainable_parts``, e.g. WaveNet's
-    # "prosody": its frame prior); "" = the whole model
+    # parts of the model trained alone, the rest frozen (an engine's ``trainable_parts``, e.g. WaveNet's
+    # "prosody": its frame prior; several joined by commas); "" = the whole model
     only: str = ""
 
     def lr_at(self, step: int) -> float:
@@ -92,13 +92,14 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed if self.env.rank == 0 else [config.seed, self.env.rank])
         engine.fit_data(train_data)
         engine.train_only = ""
-        if config.only:
-            if config.only not in engine.trainable_parts:
-                parts = ", ".join(engine.trainable_parts) or "none"
-                raise ValueError(f"{engine.name} has no part '{config.only}' to train alone (parts: {parts})")
-            engine.train_only = config.only
+        parts = [p for p in config.only.split(",") if p]  # one part, or several joined by commas
+        for part in parts:
+            if part not in engine.trainable_parts:
+                names = ", ".join(engine.trainable_parts) or "none"
+                raise ValueError(f"{engine.name} has no part '{part}' to train alone (parts: {names})")
+        engine.train_only = config.only
         for name, p in engine.model.named_parameters():
-            p.requires_grad_(not config.only or name.startswith(config.only + "."))
+            p.requires_grad_(not parts or any(name.startswith(part + ".") for part in parts))
         self.optimizer = torch.optim.Adam(self._params(), lr=config.lr)
         self.step = 0
         self.best: dict[str, Any] | None = None
@@ -131,7 +132,8 @@ class Trainer:
     @property
     def selection_metric(self) -> str:
         """The validation metric that picks checkpoints: the engine's, or the trained part's own."""
-        return self.engine.trainable_parts[self.config.only] if self.config.only else self.engine.selection_metric
+        first = self.config.only.split(",")[0]
+        return self.engine.trainable_parts[first] if first else self.engine.selection_metric
 
     # -- the state a run resumes from ---------------------------------------------------------------
     def train_state(self) -> dict[str, Any]:

@@ -160,6 +160,21 @@ def test_synthetic_sets_and_family_accuracy():
     assert np.isfinite(m["loss"]) and 0 <= m["family_acc"] <= 1
 
 
+def test_the_generative_side_trains_alone_and_the_statistic_stays(tmp_path):
+    from engines.train import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    engine = StatisticianEngine(StatisticianEngine.presets()["synthetic"], device="cpu")
+    before = {k: v.clone() for k, v in engine.model.state_dict().items()}
+    cfg = TrainConfig(steps=3, batch_size=4, only="decoder,prior,posterior")
+    list(Trainer(engine, SyntheticSets(), cfg).run())
+    after = engine.model.state_dict()
+    moved = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert moved == {"decoder", "prior", "posterior"}  # the encoder and statistic network: untouched
+    with pytest.raises(ValueError, match="no part 'encoder'"):
+        Trainer(engine, SyntheticSets(), TrainConfig(steps=1, only="decoder,encoder"))
+
+
 def test_cli_bench_and_train(root, tmp_path):
     r = run_cli(root, "bench", "statistician", "--json", "--threads", "1")
     assert r.returncode == 0, r.stderr

@@ -55,6 +55,8 @@ class StatisticianEngine(Engine):
     plot_terms = ("loss", "recon", "kl_z", "kl_c")
     weights_licence = "trained on glyphs rendered from Noto fonts (SIL OFL 1.1); weights: MIT"
     default_batch_size = 16
+    # train --only decoder,prior,posterior: the generative side alone, the encoder and statistic network frozen
+    trainable_parts = {"decoder": "loss", "prior": "loss", "posterior": "loss"}
     item_unit = "sets"
     loss_unit = "nats per item (-L_D / |D|)"
     data_file_filter = ("Image sets (.npz with x_train, y_train, x_valid, ...)", "NumPy archives (*.npz)")
