@@ -22,6 +22,18 @@ def qt_test_paths():
     QStandardPaths.setTestModeEnabled(True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def compiled_generation_kernel():
+    """Compile WaveNet's fused kernel once per test process, here on the main thread before any tab exists. A
+    WaveNet tab compiles it on a worker thread when it opens; on a fresh clone (no numba cache yet) that compile
+    took seconds and overlapped the next tests, and one clean-clone run aborted (SIGABRT) while the main thread
+    collected garbage and the worker thread, deep in numba's lowering, imported through PySide's import hook.
+    Compiled here, every tab's warm-up returns at once."""
+    from engines.wavenet.fused import warm_up
+
+    warm_up()
+
+
 @pytest.fixture(autouse=True)
 def collect_qt_garbage_on_the_gui_thread():
     """After each test, free closed windows here, on the GUI thread. Left to the cyclic garbage collector they
