@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         default="",
         metavar="PART",
-        help="train one part of the model alone, the rest frozen (wavenet: prosody, its frame prior)",
+        help="train these parts alone, joined by commas, the rest frozen (wavenet: prosody, its frame prior; "
+        "statistician: decoder, prior, posterior)",
     )
     t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
     t.add_argument("--warm-start", default=None,
@@ -141,7 +142,9 @@ def cmd_train(args) -> None:
     args.batch_size = args.batch_size or cls.default_batch_size
     if args.steps < 1 or args.batch_size < 1 or args.lr <= 0:
         raise UsageError("--steps and --batch-size must be positive and --lr greater than 0")
-    for part in [p for p in args.only.split(",") if p]:
+    from engines.train import split_parts
+
+    for part in split_parts(args.only):
         if part not in cls.trainable_parts:
             parts = ", ".join(cls.trainable_parts) or "none"
             raise UsageError(f"--only {part!r}: {args.name} has no such part to train alone (parts: {parts})")

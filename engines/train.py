@@ -28,6 +28,11 @@ from engines.checkpoint import CheckpointError, read_checkpoint, remove_stale_te
 RESUME_FIELDS = ("batch_size", "seed", "lr", "lr_schedule", "grad_clip", "sampler", "amp", "only")
 
 
+def split_parts(only: str) -> list[str]:
+    """``--only``'s parts, joined by commas ("": none, the whole model trains)."""
+    return [p for p in only.split(",") if p]
+
+
 @dataclass
 class TrainConfig:
     steps: int = 2000
@@ -49,6 +54,10 @@ class TrainConfig:
     # parts of the model trained alone, the rest frozen (an engine's ``trainable_parts``, e.g. WaveNet's
     # "prosody": its frame prior; several joined by commas); "" = the whole model
     only: str = ""
+
+    @property
+    def parts(self) -> list[str]:
+        return split_parts(self.only)
 
     def lr_at(self, step: int) -> float:
         """The learning rate for optimiser step ``step`` (0-based)."""
@@ -91,15 +100,13 @@ class Trainer:
         # so the shipped weights' commands still see the batches they were trained on
         self.rng = np.random.default_rng(config.seed if self.env.rank == 0 else [config.seed, self.env.rank])
         engine.fit_data(train_data)
-        engine.train_only = ""
-        parts = [p for p in config.only.split(",") if p]  # one part, or several joined by commas
-        for part in parts:
+        for part in config.parts:
             if part not in engine.trainable_parts:
                 names = ", ".join(engine.trainable_parts) or "none"
                 raise ValueError(f"{engine.name} has no part '{part}' to train alone (parts: {names})")
         engine.train_only = config.only
         for name, p in engine.model.named_parameters():
-            p.requires_grad_(not parts or any(name.startswith(part + ".") for part in parts))
+            p.requires_grad_(not config.parts or any(name.startswith(part + ".") for part in config.parts))
         self.optimizer = torch.optim.Adam(self._params(), lr=config.lr)
         self.step = 0
         self.best: dict[str, Any] | None = None
@@ -132,8 +139,8 @@ class Trainer:
     @property
     def selection_metric(self) -> str:
         """The validation metric that picks checkpoints: the engine's, or the trained part's own."""
-        first = self.config.only.split(",")[0]
-        return self.engine.trainable_parts[first] if first else self.engine.selection_metric
+        parts = self.config.parts
+        return self.engine.trainable_parts[parts[0]] if parts else self.engine.selection_metric
 
     # -- the state a run resumes from ---------------------------------------------------------------
     def train_state(self) -> dict[str, Any]:

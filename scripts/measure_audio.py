@@ -92,8 +92,11 @@ def main() -> None:
         if args.seeds > 1:  # one 4 s draw holds a handful of pauses: the spread over seeds says how sure the figure is
             sil = []
             for s in range(args.seeds):
-                chunks = engine.sample(seconds=args.seconds, voice=v, seed=s, plan=not args.no_plan)
-                sil.append(stats(np.concatenate([c.audio for c in chunks]), rate)["silent_frames"])
+                if s != v:  # seed v is the draw above
+                    chunks = engine.sample(seconds=args.seconds, voice=v, seed=s, plan=not args.no_plan)
+                    sil.append(stats(np.concatenate([c.audio for c in chunks]), rate)["silent_frames"])
+                else:
+                    sil.append(entry["generated"]["silent_frames"])
             entry["seeds"] = {"silent_frames": sil, "silent_frames_mean": float(np.mean(sil))}
         if engine.config.local_channels:
             clip = mu_decode(segs[0][: 4 * rate])

@@ -331,20 +331,15 @@ class StatisticianEngine(Engine):
                 out[f"{prefix}acc_{way}way_{shot}shot"] = r["acc"]
                 out[f"nn_{prefix}acc_{way}way_{shot}shot"] = r["nn_acc"]
         out["note"] = "MNIST and Fashion-MNIST have 10 classes: their 20-way keys are null; 10-way is given instead"
-        fid = engine.sample_fidelity(glyph_test)  # samples from 5-item sets, told apart by a pixel nearest neighbour
-        out["sample_nn_acc_5way"], out["sample_entropy_bits"] = fid["nn_acc"], fid["entropy_bits"]
-        out["test_bound"] = engine.evaluate(glyph_test, samples=samples, episodes=0)["loss"]
         out["test_scripts"] = len({glyph_test.label_name(c).rsplit(" ", 1)[0] for c in glyph_test.classes})
         out["test_characters"] = len(glyph_test)
         conv = cls.from_checkpoint(resource_path("statistician-glyphs-conv"))  # the sharper-sampling model
         for way in (5, 20):
             out[f"conv_decoder_acc_{way}way_1shot"] = conv.few_shot(glyph_test, way, 1, episodes)["acc"]
-        fid = conv.sample_fidelity(glyph_test)
-        out["conv_decoder_sample_nn_acc_5way"], out["conv_decoder_sample_entropy_bits"] = (
-            fid["nn_acc"],
-            fid["entropy_bits"],
-        )
-        out["conv_decoder_test_bound"] = conv.evaluate(glyph_test, samples=samples, episodes=0)["loss"]
+        for prefix, model in (("", engine), ("conv_decoder_", conv)):
+            fid = model.sample_fidelity(glyph_test)  # samples from 5-item sets, told apart by a pixel nearest neighbour
+            out[f"{prefix}sample_nn_acc_5way"], out[f"{prefix}sample_entropy_bits"] = fid["nn_acc"], fid["entropy_bits"]
+            out[f"{prefix}test_bound"] = model.evaluate(glyph_test, samples=samples, episodes=0)["loss"]
         synth = cls.from_checkpoint(resource_path("statistician-synthetic"))
         out["synthetic_family_acc"] = synth.family_accuracy(SyntheticSets())
         return out
