@@ -110,6 +110,23 @@ def test_shipped_model_beats_the_baseline_and_classifies_held_out_characters(shi
     assert hits >= 15
 
 
+def test_the_query_bound_rule_classifies_held_out_characters_better_than_the_kl(shipped, glyph_splits):
+    """p(query | set), approximated by the query's bound under each set's context mean: a sign or a context
+    mix-up in item_bound drops it to chance (20 %)."""
+    r = shipped.few_shot(glyph_splits[2], 5, 1, episodes=200, bound=True)
+    assert r["bound_acc"] > 0.85 and r["bound_acc"] > r["acc"] and r["bound_acc"] > r["nn_acc"] + 0.2
+    rng = np.random.default_rng(1)
+    test = glyph_splits[2]
+    sets = [test.set_of(int(c), 5, rng) for c in rng.choice(len(test), 4, replace=False)]
+    query = sets[1][0]
+    by_bound, by_kl = shipped.classify(query, sets), shipped.classify(query, sets, rule="kl")
+    assert by_bound.rule == "bound" and by_bound.best == int(np.argmax(by_bound.bound)) == 1
+    assert by_kl.best == int(np.argmin(by_kl.kl)) and np.allclose(by_kl.kl, by_bound.kl)
+    assert by_bound.probs.sum() == pytest.approx(1.0) and int(np.argmax(by_bound.probs)) == 1
+    with pytest.raises(ValueError, match="unknown rule"):
+        shipped.classify(query, sets, rule="nearest")
+
+
 def test_generated_samples_follow_the_set(shipped, glyph_splits):
     """Samples from a set's context are closer (in pixels) to that set than to another set."""
     test = glyph_splits[2]

@@ -56,6 +56,17 @@ def test_demo_shows_sets_their_samples_and_a_classified_query(tab):
     assert "query →" in tab.class_label.text() and tab.rows[2].name.text() in tab.class_label.text()
 
 
+def test_the_rule_box_switches_between_the_bound_and_the_papers_kl(tab, qtbot):
+    assert tab.classification.rule == "bound" and tab.state()["rule"] == "bound"
+    assert "log p(query | set)" in tab.class_label.text()
+    with qtbot.waitSignal(tab.result_ready, timeout=20000):
+        tab.rule_box.setCurrentIndex(tab.rule_box.findData("kl"))
+        tab.rule_box.activated.emit(tab.rule_box.currentIndex())
+    cls = tab.classification
+    assert cls.rule == "kl" and cls.best == int(np.argmin(cls.kl)) and "KL" in tab.class_label.text()
+    assert tab.state()["rule"] == "kl"
+
+
 def test_dropped_files_join_a_set_and_bad_files_are_named_without_losing_items(window, tab, qtbot, tmp_path):
     write_glyph_png(tmp_path / "a.png")
     write_glyph_png(tmp_path / "b.png", ink=False)

@@ -43,7 +43,7 @@ from app.widgets import scale_plot_fonts
 from engines.figures import pca_2d
 from engines.statistician import StatisticianEngine
 from engines.statistician.data import binarise, decode_images, demo_sets, encode_images, load_sets, save_sets
-from engines.statistician.engine import Classification, SetSamples
+from engines.statistician.engine import RULES, Classification, SetSamples
 
 MIME = "application/x-genplay-images"  # k x 28 x 28 uint8 images, dragged from the gallery or a set
 SOURCES = {  # gallery and map sources: label -> (dataset, split)
@@ -70,6 +70,7 @@ class StatisticianTabState:
     samples: int = 16  # generated per set
     seed: int = 0
     view: int = 0  # 0 classify, 1 context map
+    rule: str = "bound"  # how a query is classified: engines.statistician.engine.RULES
 
 
 def read_image_files(paths: list[str]) -> tuple[list[np.ndarray], list[str]]:
@@ -374,6 +375,7 @@ class StatisticianTab(ModelTab):
     state_table = (
         Bind("model", "model_box"), Bind("gallery", "gallery_box", by="text"),
         Bind("map_source", "map_box", by="text"), Bind("samples", "samples_spin"), Bind("view", "views"),
+        Bind("rule", "rule_box"),
     )  # fmt: skip
     title = "Statistician"
     engine_name = "statistician"
@@ -382,10 +384,11 @@ class StatisticianTab(ModelTab):
         "Each row is a set D. Its items are shown as the model sees them (28 x 28, binarised); drop image files, "
         "folders or gallery samples on a row, click an item's cross to remove it. On the right of each row: "
         "new items drawn from p(x | z, c) with c at the mean of the set's context q(c | D). Classify: drop an "
-        "image on the query box; each set's bar is exp(-KL(q(c | {x}) || q(c | D))) normalised over the sets, "
-        "and the paper's rule picks the smallest KL. Context map: the context means of sets drawn from a "
-        "dataset (5 items each) on their first two principal axes, coloured by script, digit or garment; "
-        "your sets are the labelled stars."
+        "image on the query box. Rule p(query | set): each set's bar is P(set | query) by Bayes' rule, from the "
+        "query's bound under the set's context (how well the set's model explains it); rule KL (the paper's): "
+        "exp(-KL(q(c | {x}) || q(c | D))) normalised over the sets, the smallest KL wins. Context map: the "
+        "context means of sets drawn from a dataset (5 items each) on their first two principal axes, coloured "
+        "by script, digit or garment; your sets are the labelled stars."
     )
 
     def __init__(self, parent=None):
@@ -474,11 +477,21 @@ class StatisticianTab(ModelTab):
         self.query_strip.changed.connect(self.refresh)
         self.query_strip.dropped.connect(self._report_rejected)
         cl.addWidget(self.query_strip)
+        rule_row = QHBoxLayout()
+        rule_row.addWidget(QLabel("Rule"))
+        self.rule_box = QComboBox()
+        self.rule_box.addItem("p(query | set): the best-explaining set", "bound")
+        self.rule_box.addItem("KL of contexts (the paper)", "kl")
+        for i, key in enumerate(("bound", "kl")):
+            self.rule_box.setItemData(i, RULES[key], Qt.ItemDataRole.ToolTipRole)
+        self.rule_box.activated.connect(lambda _: self.refresh())
+        rule_row.addWidget(self.rule_box, 1)
+        cl.addLayout(rule_row)
         self.class_label = QLabel()
         self.class_label.setWordWrap(True)
         self.class_label.setTextFormat(Qt.TextFormat.RichText)
         cl.addWidget(self.class_label)
-        self.prob_plot = pg.PlotWidget(title="P(set | query) ∝ exp(−KL)")
+        self.prob_plot = pg.PlotWidget(title="P(set | query)")
         self.prob_plot.setYRange(0, 1)
         self.prob_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#4a90d9")
         self.prob_plot.addItem(self.prob_bars)
@@ -490,7 +503,8 @@ class StatisticianTab(ModelTab):
         top.addWidget(QLabel("Sets from"))
         self.map_box = QComboBox()
         self.map_box.addItems([*SOURCES, SYNTHETIC])
-        for box in (self.map_box, self.gallery_box, self.model_box):  # long entries must not widen the window
+        boxes = (self.map_box, self.gallery_box, self.model_box, self.rule_box)
+        for box in boxes:  # long entries must not widen the window
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
         self.map_box.activated.connect(lambda _: self.refresh())
@@ -698,7 +712,8 @@ class StatisticianTab(ModelTab):
         key = (self.model_box.currentData(), map_label)
         base = self._maps.get(key)
         data = self.source(map_label) if map_label is not None and base is None else None  # loaded here, once
-        return engine, sets, query, map_label, data, key, base, self.st.samples, self.st.seed
+        rule = self.rule_box.currentData() or "bound"
+        return engine, sets, query, map_label, data, key, base, self.st.samples, self.st.seed, rule
 
     def refresh(self) -> None:
         """Recompute everything the sets show, on the worker (cancelling a refresh still under way)."""
@@ -716,13 +731,13 @@ class StatisticianTab(ModelTab):
         self._show_model_info(args[0])
         self._show(self._work(*args))
 
-    def _work(self, engine: StatisticianEngine, sets, query, map_label, data, key, base, n: int, seed: int):
+    def _work(self, engine: StatisticianEngine, sets, query, map_label, data, key, base, n: int, seed: int, rule: str):
         """Worker: each set's context and samples, the query's classification, and the map's points from
         ``data`` (``base``: the map's dataset points when already computed)."""
         filled = [s for s in sets if s is not None]
         made = iter(engine.sample(sets=filled, n=n, seed=seed) if filled else [])
         results = [next(made) if s is not None else None for s in sets]
-        cls = engine.classify(query, filled) if query is not None and filled else None
+        cls = engine.classify(query, filled, rule) if query is not None and filled else None
         if map_label is not None and base is None:
             base = self._map_base(engine, map_label, data)
         return results, cls, key, base
@@ -773,11 +788,12 @@ class StatisticianTab(ModelTab):
             self.class_label.setText("<i>drop a query image and fill at least one set</i>")
             return
         best = cls.best
-        self.class_label.setText(
-            f"query → <b>{filled[best]}</b> (KL {cls.kl[best]:.2f} nats; next "
-            + (f"{np.sort(cls.kl)[1]:.2f}" if len(cls.kl) > 1 else "—")
-            + ")"
-        )
+        if cls.rule == "bound":
+            runner = f"{np.sort(cls.bound)[-2]:.1f}" if len(cls.bound) > 1 else "—"
+            why = f"log p(query | set) ≈ {cls.bound[best]:.1f} nats; next {runner}"
+        else:
+            why = f"KL {cls.kl[best]:.2f} nats; next " + (f"{np.sort(cls.kl)[1]:.2f}" if len(cls.kl) > 1 else "—")
+        self.class_label.setText(f"query → <b>{filled[best]}</b> ({why})")
         brushes = [
             pg.mkBrush(OKABE_ITO["vermillion"] if i == best else OKABE_ITO["blue"]) for i in range(len(cls.probs))
         ]

@@ -37,6 +37,13 @@ paper's weighting of the context term over the set).
 
 **Few-shot classification** (Section 5.3): a query x is given to the support set D_i whose context
 posterior is closest to its own, $\mathrm{argmin}_i\, \mathrm{KL}(q(c \mid \{x\}) \,\Vert\, q(c \mid D_i))$.
+
+A second rule, ours (not in the paper): the set whose generative model explains the query best,
+$\mathrm{argmax}_i \log p(x \mid D_i)$, with $\log p(x \mid D_i)$ approximated by the item's bound at
+$c = \mu_c(D_i)$ (``item_bound``); by Bayes' rule with equal priors, $P(D_i \mid x) \propto p(x \mid D_i)$.
+Why: on the held-out glyph scripts it classifies better than the KL of contexts, most of all with the
+convolutional decoder, because a single drawing's context still holds its face and ink while the decoder's
+z can absorb them (README, Neural Statistician).
 """
 
 from __future__ import annotations
@@ -212,6 +219,22 @@ class NeuralStatistician(nn.Module):
             zs.append(prev)
         out = self.decoder(torch.cat([cx, *zs], -1))
         return torch.sigmoid(out) if self.cfg.likelihood == "bernoulli" else out.chunk(2, -1)[0]
+
+    @torch.no_grad()
+    def item_bound(self, x: torch.Tensor, e: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The item's bound given a context, log p(x | z, c) - sum_l KL_l (the per-item part of eq. 3), evaluated at
+        the means of q(z_l | z_{l+1}, x, c) so that it is deterministic: items x (N, x_dim), their encodings
+        e = E(x) (N, H), contexts c (N, c_dim) -> (N,) nats. With c = the mean of q(c | D) this scores how well
+        a set's generative model explains a new item: log p(x | D), up to the bound's gap."""
+        zs, kl, prev = [], torch.zeros(len(x), device=x.device, dtype=x.dtype), None
+        for prior, post in zip(self.prior, self.posterior):
+            p_in = c if prev is None else torch.cat([c, prev], -1)
+            mu_p, logvar_p = prior(p_in).chunk(2, -1)
+            mu_q, logvar_q = post(torch.cat([e, p_in], -1)).chunk(2, -1)
+            kl = kl + gaussian_kl(mu_q, logvar_q.clamp(-12, 8), mu_p, logvar_p.clamp(-12, 8))
+            zs.append(mu_q)
+            prev = mu_q
+        return self.log_likelihood(x, self.decoder(torch.cat([c, *zs], -1))) - kl
 
     @torch.no_grad()
     def classify(self, queries: torch.Tensor, supports: list[torch.Tensor]) -> torch.Tensor:
