@@ -480,8 +480,8 @@ class StatisticianTab(ModelTab):
         rule_row = QHBoxLayout()
         rule_row.addWidget(QLabel("Rule"))
         self.rule_box = QComboBox()
-        self.rule_box.addItem("p(query | set): the best-explaining set", "bound")
-        self.rule_box.addItem("KL of contexts (the paper)", "kl")
+        self.rule_box.addItem("p(query | set)", "bound")
+        self.rule_box.addItem("KL of contexts (paper)", "kl")
         for i, key in enumerate(("bound", "kl")):
             self.rule_box.setItemData(i, RULES[key], Qt.ItemDataRole.ToolTipRole)
         self.rule_box.activated.connect(lambda _: self.refresh())
@@ -836,7 +836,8 @@ class StatisticianTab(ModelTab):
     def figure_title(self) -> str:
         if self.views.currentIndex() == 1:
             return "Each set summarised by one context: the statistic network's map"
-        return "Few-shot: new items from each set's context, and the query classified by KL"
+        by = "KL of contexts" if self.rule_box.currentData() == "kl" else "the set that explains it best"
+        return f"Few-shot: new items from each set's context, and the query classified by {by}"
 
     def caption(self) -> str:
         sets = sum(1 for r in self.rows if r.images())
