@@ -333,8 +333,8 @@ def shipped_lessons() -> dict[str, Lesson]:
     statistician = Lesson("What a statistic network summarises", [
         slide("statistician", shown, "Sets and their contexts",
               "$q(c \\mid D)$: encode each item, average, map to a Gaussian. New items come from "
-              "$p(x \\mid z, c)$; the query joins the set whose context posterior is nearest in KL (Section "
-              "5.3).", about=True),
+              "$p(x \\mid z, c)$; the query joins the set whose model explains it best, $p(x \\mid D)$ (the "
+              "paper's rule, the nearest context posterior in KL, is the tab's other Rule).", about=True),
         slide("statistician", {**shown, "view": 1}, "The map of contexts",
               "Context means of sets of five held-out characters, on two principal axes, coloured by script."),
         slide("statistician", {**shown, "view": 1, "map_source": "Synthetic 1-D sets (the paper's figure)"},

@@ -164,15 +164,16 @@ def test_state_round_trip_gives_the_same_samples(tab, qtbot):
         other.set_state({**state, "map_source": "nowhere"})
 
 
-def test_the_conv_decoder_model_is_offered_and_redraws_the_same_sets(tab, qtbot):
+def test_the_conv_decoder_model_is_the_default_and_the_mlp_one_redraws_the_same_sets(tab, qtbot):
+    assert tab.model_box.currentData() == "statistician-glyphs-conv" and "conv decoder" in tab.model_info.text()
     names = [r.name.text() for r in tab.rows]
     before = [r.samples.images.copy() for r in tab.rows]
-    i = tab.model_box.findData("statistician-glyphs-conv")
-    assert i >= 0 and "conv decoder" in tab.model_box.itemText(i)
+    i = tab.model_box.findData("statistician-glyphs")
+    assert i >= 0 and "MLP decoder" in tab.model_box.itemText(i)
     with qtbot.waitSignal(tab.result_ready, timeout=30000):
         tab.model_box.setCurrentIndex(i)
         tab.model_box.activated.emit(i)  # as a user's choice in the list
-    assert "conv decoder" in tab.model_info.text()
+    assert "mlp decoder" in tab.model_info.text()
     assert [r.name.text() for r in tab.rows] == names  # the user's sets stay
     assert all(r.samples.images.shape == (16, 28, 28) for r in tab.rows)
     assert not any(np.array_equal(a, r.samples.images) for a, r in zip(before, tab.rows))

@@ -62,7 +62,7 @@ PALETTE = [
 
 @dataclass
 class StatisticianTabState:
-    model: str = "statistician-glyphs"
+    model: str = "statistician-glyphs-conv"
     sets: list[dict[str, str]] = field(default_factory=list)  # {"name", "images": base64 of (k, 28, 28) uint8}
     query: str = ""  # base64 of one image, "" = none
     gallery: str = "Held-out scripts"
