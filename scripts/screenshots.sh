@@ -39,11 +39,11 @@ $PY main.py --tab sentences --present --size 1920x1080 --state '{"steps": 8}' --
 $PY main.py --tab docnade --present --size 1920x1080 --screenshot /tmp/genplay-present-docnade.png
 $PY main.py --tab desm --present --size 1920x1080 --state '{"query": "Alabama climate", "term": "climate"}' --screenshot /tmp/genplay-present-desm.png
 $PY main.py --tab statistician --present --size 1920x1080 --screenshot /tmp/genplay-present-statistician.png
-$PY main.py --tab statistician --present --size 1920x1080 --state '{"model": "statistician-glyphs-conv"}' --screenshot /tmp/genplay-present-statistician-conv.png
+$PY main.py --tab statistician --present --size 1920x1080 --state '{"model": "statistician-glyphs"}' --screenshot /tmp/genplay-present-statistician-mlp.png
 $PY - <<'PYEOF'
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-for tab in ("draw", "wavenet", "sentences", "docnade", "desm", "statistician", "statistician-conv"):
+for tab in ("draw", "wavenet", "sentences", "docnade", "desm", "statistician", "statistician-mlp"):
     img = QImage(f"/tmp/genplay-present-{tab}.png")
     img.scaledToWidth(960, Qt.TransformationMode.SmoothTransformation).save(f"docs/present-{tab}.png")
 PYEOF
