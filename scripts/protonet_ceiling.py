@@ -33,9 +33,9 @@ from engines.statistician.model import ConvEncoder  # noqa: E402
 
 
 def episode(data: ImageSets, way: int, shot: int, queries: int, rng: np.random.Generator) -> torch.Tensor:
-    """(way, shot + queries, 784) binarised images; the class and item draws of ``few_shot``'s episodes."""
-    rows = [rng.choice(data.members[c], size=shot + queries, replace=False) for c in rng.choice(len(data), way, False)]
-    return torch.from_numpy(binarise(data.images[np.stack(rows).ravel()])).float().reshape(way, shot + queries, -1)
+    """(way, shot + queries, 784) binarised images of one episode, drawn as ``few_shot`` draws its episodes."""
+    idx = data.episode(way, shot + queries, rng)
+    return torch.from_numpy(binarise(data.images[idx.ravel()])).float().reshape(way, shot + queries, -1)
 
 
 @torch.no_grad()

@@ -54,6 +54,12 @@ class ImageSets:
         m = self.members[class_index]
         return self.images[rng.choice(m, size=size, replace=len(m) < size)]
 
+    def episode(self, way: int, per_class: int, rng: np.random.Generator) -> np.ndarray:
+        """A few-shot episode's image indices (way, per_class): ``way`` distinct classes, ``per_class`` distinct
+        images of each (the caller splits them into supports and queries)."""
+        return np.stack([rng.choice(self.members[c], size=per_class, replace=False)
+                         for c in rng.choice(len(self.classes), size=way, replace=False)])  # fmt: skip
+
     def draw(self, n_sets: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(x (n_sets, size, 784) float32, each set's label)."""
         pick = rng.integers(len(self.classes), size=n_sets)

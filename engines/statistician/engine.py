@@ -171,8 +171,12 @@ class StatisticianEngine(Engine):
         """q(c | D) of one set as tensors (1, c_dim); uint8 images are binarised, vectors taken as they are."""
         if len(items) == 0:
             raise ValueError("an empty set has no context")
-        x = binarise(items) if items.dtype == np.uint8 else np.asarray(items, np.float32)
-        return self.model.pool(self.features(x)[None])
+        return self.model.pool(self.features(self._items(items))[None])
+
+    @staticmethod
+    def _items(items: np.ndarray) -> np.ndarray:
+        """Items as the model reads them: uint8 images binarised, vectors taken as they are (float32)."""
+        return binarise(items) if items.dtype == np.uint8 else np.asarray(items, np.float32)
 
     @torch.no_grad()
     def classify(self, query: np.ndarray, sets: list[np.ndarray], rule: str = "bound") -> Classification:
@@ -182,7 +186,7 @@ class StatisticianEngine(Engine):
             raise ValueError(f"unknown rule '{rule}' (choose from: {', '.join(RULES)})")
         if not sets:
             raise ValueError("no set to classify the query into")
-        x = binarise(query[None]) if query.dtype == np.uint8 else np.asarray(query, np.float32)[None]
+        x = self._items(query[None])
         e = self.features(x)
         mu_q, lv_q = self.model.pool(e[None])  # the query as a set of one
         contexts = [self._context(s) for s in sets]
@@ -273,10 +277,7 @@ class StatisticianEngine(Engine):
             return {"acc": None, "nn_acc": None, **({"bound_acc": None} if bound else {})}
         rng = np.random.default_rng(seed)
         # episodes (E, way, shot + 1) of image indices: the last of each row is the query
-        idx = np.empty((episodes, way, shot + 1), np.int64)
-        for e in range(episodes):
-            for j, c in enumerate(rng.choice(len(data), size=way, replace=False)):
-                idx[e, j] = rng.choice(data.members[c], size=shot + 1, replace=False)
+        idx = np.stack([data.episode(way, shot + 1, rng) for _ in range(episodes)])
         used, inv = np.unique(idx, return_inverse=True)
         inv = inv.reshape(idx.shape)
         pix = binarise(data.images[used])  # (U, 784)
@@ -328,8 +329,7 @@ class StatisticianEngine(Engine):
         self.model.eval()
         hits, ent, n = 0, 0.0, 0
         for _ in range(episodes):
-            chars = rng.choice(len(data), size=way, replace=False)
-            picks = [rng.choice(data.members[c], size=2 * shot, replace=False) for c in chars]
+            picks = data.episode(way, 2 * shot, rng)
             sup = np.stack([binarise(data.images[p[:shot]]) for p in picks])  # (way, shot, x_dim)
             ref = torch.from_numpy(np.concatenate([binarise(data.images[p[shot:]]) for p in picks])).to(self.device)
             mu, _ = self.model.context(torch.from_numpy(sup).to(self.device))

@@ -184,19 +184,28 @@ class NeuralStatistician(nn.Module):
         c = sample(mu_c, logvar_c, generator)
         kl_c = gaussian_kl(mu_c, logvar_c, torch.zeros_like(mu_c), torch.zeros_like(logvar_c))  # (B,)
         cx = c[:, None].expand(B, k, -1)
-        zs, kl_z, prev = [], torch.zeros(B, k, device=x.device, dtype=x.dtype), None
-        for prior, post in zip(self.prior, self.posterior):
-            p_in = cx if prev is None else torch.cat([cx, prev], -1)
-            q_in = torch.cat([e, p_in], -1)
-            mu_p, logvar_p = prior(p_in).chunk(2, -1)
-            mu_q, logvar_q = post(q_in).chunk(2, -1)
-            z = sample(mu_q, logvar_q.clamp(-12, 8), generator)
-            kl_z = kl_z + gaussian_kl(mu_q, logvar_q.clamp(-12, 8), mu_p, logvar_p.clamp(-12, 8))
-            zs.append(z)
-            prev = z
+        zs, kl_z = self.latents(e, cx, generator)
         recon = -self.log_likelihood(x, self.decoder(torch.cat([cx, *zs], -1)))  # (B, k)
         per_item = recon.mean(1) + kl_z.mean(1) + kl_c / k  # -L_D / |D|
         return {"loss": per_item.mean(), "recon": recon.mean(), "kl_z": kl_z.mean(), "kl_c": (kl_c / k).mean()}
+
+    def latents(
+        self, e: torch.Tensor, c: torch.Tensor, generator: torch.Generator | None = None, at_means: bool = False
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The z stack of items with encodings e (..., H) given contexts c (..., c_dim), top layer first: each z_l
+        drawn from q(z_l | z_{l+1}, x, c) (or its mean, ``at_means``), and sum_l KL_l per item (...)."""
+        zs: list[torch.Tensor] = []
+        kl = torch.zeros(e.shape[:-1], device=e.device, dtype=e.dtype)
+        prev = None
+        for prior, post in zip(self.prior, self.posterior):
+            p_in = c if prev is None else torch.cat([c, prev], -1)
+            mu_p, logvar_p = prior(p_in).chunk(2, -1)
+            mu_q, logvar_q = post(torch.cat([e, p_in], -1)).chunk(2, -1)
+            logvar_q = logvar_q.clamp(-12, 8)
+            prev = mu_q if at_means else sample(mu_q, logvar_q, generator)
+            kl = kl + gaussian_kl(mu_q, logvar_q, mu_p, logvar_p.clamp(-12, 8))
+            zs.append(prev)
+        return zs, kl
 
     def log_likelihood(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.cfg.likelihood == "bernoulli":
@@ -226,14 +235,7 @@ class NeuralStatistician(nn.Module):
         the means of q(z_l | z_{l+1}, x, c) so that it is deterministic: items x (N, x_dim), their encodings
         e = E(x) (N, H), contexts c (N, c_dim) -> (N,) nats. With c = the mean of q(c | D) this scores how well
         a set's generative model explains a new item: log p(x | D), up to the bound's gap."""
-        zs, kl, prev = [], torch.zeros(len(x), device=x.device, dtype=x.dtype), None
-        for prior, post in zip(self.prior, self.posterior):
-            p_in = c if prev is None else torch.cat([c, prev], -1)
-            mu_p, logvar_p = prior(p_in).chunk(2, -1)
-            mu_q, logvar_q = post(torch.cat([e, p_in], -1)).chunk(2, -1)
-            kl = kl + gaussian_kl(mu_q, logvar_q.clamp(-12, 8), mu_p, logvar_p.clamp(-12, 8))
-            zs.append(mu_q)
-            prev = mu_q
+        zs, kl = self.latents(e, c, at_means=True)
         return self.log_likelihood(x, self.decoder(torch.cat([c, *zs], -1))) - kl
 
     @torch.no_grad()
