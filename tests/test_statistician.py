@@ -9,7 +9,7 @@ from conftest import run_cli
 
 from engines.data.glyphs import load_glyphs
 from engines.statistician import StatisticianEngine
-from engines.statistician.data import ImageSets, SyntheticSets, binarise, load_sets, save_sets
+from engines.statistician.data import ImageSets, SyntheticSets, binarise, load_sets, save_sets, turn
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,46 @@ def test_tiny_model_learns_and_collate_is_deterministic(glyph_splits):
     assert torch.equal(a, b) and a.shape[0] == 2 and 1 <= a.shape[1] <= 3  # tiny: set sizes 1-3 per batch
     sizes = {engine.collate(train, [i, 900], 0, 1).shape[1] for i in range(12)}
     assert sizes == {1, 2, 3}
+
+
+def test_turned_training_sets_turn_whole_and_the_bound_averages_the_four_turns(glyph_splits):
+    """augment="turns": each training set is one character turned as a whole (a per-item turn would mix four
+    characters in a set); the bound rule then averages the query's bound over the four turns of the episode, so
+    turning every image of the data by 90° leaves its few-shot accuracy and a classification's bounds unchanged."""
+    img = np.arange(784, dtype=np.float32).reshape(1, 784)
+    assert np.array_equal(turn(img, 1).reshape(28, 28), np.rot90(img.reshape(28, 28)))
+    assert np.array_equal(turn(turn(img, 1), 3), img) and turn(img, 4) is img
+    torch.manual_seed(0)
+    cfg = StatisticianEngine.presets()["tiny"]
+    cfg.augment = "turns"
+    engine = StatisticianEngine(cfg, device="cpu")
+    test = glyph_splits[2]
+    x = engine.collate(test, list(range(40)), 0, 1).numpy()  # item i: a set of class i
+    seen = set()
+    for i, s in enumerate(x):
+        members = binarise(test.images[test.members[i]])
+        t = [q for q in range(4) if all(any((turn(item, -q) == m).all() for m in members) for item in s)]
+        assert t, f"set {i} is not one turn of its character"
+        seen.add(t[0])
+    assert seen == {0, 1, 2, 3}
+    from engines.resources import resource_path
+
+    engine = StatisticianEngine.from_checkpoint(resource_path("statistician-glyphs"), device="cpu")
+    engine.config.augment = "turns"  # trained weights (their bounds tell sets apart), scored as a turned model's
+    turned_data = ImageSets("turned", np.ascontiguousarray(np.rot90(test.images, 1, axes=(1, 2))), test.labels)
+    a = engine.few_shot(test, 5, 1, episodes=40, bound=True)
+    b = engine.few_shot(turned_data, 5, 1, episodes=40, bound=True)
+    assert a["bound_acc"] == b["bound_acc"] and engine.turns == 4
+    sets = [test.images[test.members[c][:3]] for c in (0, 5, 9)]
+    query = test.images[test.members[5][4]]
+    r = engine.classify(query, sets)
+    r90 = engine.classify(np.rot90(query).copy(), [np.rot90(s, 1, axes=(1, 2)).copy() for s in sets])
+    np.testing.assert_allclose(r.bound, r90.bound, atol=1e-3)
+    assert np.ptp(r.bound) > 1  # nats: the sets' contexts matter
+    engine.config.augment = "none"  # the same weights, one turn: the average is of the four one-turn bounds
+    one = [engine.classify(np.rot90(query, t).copy(), [np.rot90(s, t, axes=(1, 2)).copy() for s in sets]).bound
+           for t in range(4)]  # fmt: skip
+    np.testing.assert_allclose(r.bound, np.mean(one, 0), atol=1e-3)
 
 
 def test_nearest_neighbour_baseline_and_episode_rules():
@@ -210,14 +250,17 @@ def test_cli_bench_and_train(root, tmp_path):
 
 def test_eval_keys(shipped):
     out = StatisticianEngine.evaluate_shipped(episodes=20)
+    assert out["model"] == "statistician-glyphs-conv"  # the tab's default model and rule make the issue's keys
     for prefix in ("", "mnist_", "fashion_"):
         for way, shot in ((5, 1), (5, 5), (20, 1), (20, 5)):
-            assert f"{prefix}acc_{way}way_{shot}shot" in out and f"nn_{prefix}acc_{way}way_{shot}shot" in out
+            for key in (f"{prefix}acc_", f"{prefix}kl_acc_", f"nn_{prefix}acc_"):
+                assert f"{key}{way}way_{shot}shot" in out
     assert out["mnist_acc_20way_1shot"] is None and 0 <= out["mnist_acc_10way_1shot"] <= 1
     assert 0 <= out["acc_20way_5shot"] <= 1 and out["test_scripts"] == 12
     assert 0 <= out["synthetic_family_acc"] <= 1
     assert 0 <= out["sample_nn_acc_5way"] <= 1 and 0 <= out["sample_entropy_bits"] <= 1
-    # the conv-decoder model: a better bound and more decided samples than the default's
-    assert out["conv_decoder_test_bound"] < out["test_bound"]
-    assert out["conv_decoder_sample_entropy_bits"] < out["sample_entropy_bits"]
-    assert 0 <= out["conv_decoder_acc_5way_1shot"] <= 1 and 0 <= out["conv_decoder_acc_20way_1shot"] <= 1
+    # the MLP-decoder model: a worse bound and blurrier samples than the default's
+    assert out["test_bound"] < out["mlp_test_bound"]
+    assert out["sample_entropy_bits"] < out["mlp_sample_entropy_bits"]
+    assert 0 <= out["mlp_acc_5way_1shot"] <= 1 and 0 <= out["mlp_kl_acc_20way_1shot"] <= 1
+    assert (out["turns"] > 1) == ("one_turn_acc_5way_1shot" in out)

@@ -763,11 +763,13 @@ class StatisticianTab(ModelTab):
     def _show_model_info(self, e: StatisticianEngine) -> None:
         cfg = e.config
         valid = e.meta.get("valid", {})
-        acc = f" · valid 5-way 1-shot {valid['acc_5way_1shot']:.1%}" if "acc_5way_1shot" in valid else ""
+        # the training run's validation figure is by the paper's KL rule (the tab's own rule: README, eval statistician)
+        acc = f" · valid 5-way 1-shot {valid['acc_5way_1shot']:.1%} (KL rule)" if "acc_5way_1shot" in valid else ""
+        turns = " (turned too)" if cfg.augment == "turns" else ""
         self.model_info.setText(
             f"{cfg.network} encoder · {cfg.decoder} decoder · c {cfg.c_dim} · z {cfg.z_layers} x {cfg.z_dim} · "
             "trained on sets of "
-            f"{cfg.sample_size} · {e.num_parameters():,} parameters{acc}"
+            f"{cfg.sample_size}{turns} · {e.num_parameters():,} parameters{acc}"
         )
 
     def _show(self, result) -> None:

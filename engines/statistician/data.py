@@ -22,6 +22,17 @@ def binarise(images: np.ndarray) -> np.ndarray:
     return x.reshape(*x.shape[:-2], -1)
 
 
+def turn(items: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """Square images flattened as (..., side²), each turned by ``quarter_turns`` x 90° (anticlockwise)."""
+    side = round(items.shape[-1] ** 0.5)
+    if side * side != items.shape[-1]:
+        raise ValueError(f"only square images turn: {items.shape[-1]} values is not a square")
+    if quarter_turns % 4 == 0:
+        return items
+    img = items.reshape(*items.shape[:-1], side, side)
+    return np.ascontiguousarray(np.rot90(img, quarter_turns, axes=(-2, -1)).reshape(items.shape))
+
+
 @dataclass
 class ImageSets:
     """Images grouped by label; a set is ``size`` images of one label. ``class_names[label]`` names it."""
