@@ -144,10 +144,10 @@ def cmd_train(args) -> None:
         raise UsageError("--steps and --batch-size must be positive and --lr greater than 0")
     from engines.train import split_parts
 
-    for part in split_parts(args.only):
-        if part not in cls.trainable_parts:
-            parts = ", ".join(cls.trainable_parts) or "none"
-            raise UsageError(f"--only {part!r}: {args.name} has no such part to train alone (parts: {parts})")
+    try:
+        cls.check_parts(split_parts(args.only))
+    except ValueError as e:
+        raise UsageError(f"--only: {e}") from None
     from engines import distributed
 
     env, device = distributed.setup(args.device)

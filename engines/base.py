@@ -116,6 +116,7 @@ class Engine(ABC):
     # parameters' names) -> the validation metric that then picks checkpoints
     trainable_parts: ClassVar[dict[str, str]] = {}
     train_only: str = ""  # set by the trainer while it trains one part alone: the engine's batches may shrink
+
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     shipped: ClassVar[dict[str, Shipped]] = {}  # resource name → its record; the first is the tab's default
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
@@ -146,6 +147,14 @@ class Engine(ABC):
     # -- to implement ---------------------------------------------------------------------------
     @abstractmethod
     def build_model(self, config: Any) -> nn.Module: ...
+
+    @classmethod
+    def check_parts(cls, parts: list[str]) -> None:
+        """``--only``'s parts must be among ``trainable_parts``; a ValueError names the ones this engine has."""
+        for part in parts:
+            if part not in cls.trainable_parts:
+                names = ", ".join(cls.trainable_parts) or "none"
+                raise ValueError(f"{cls.name} has no part '{part}' to train alone (parts: {names})")
 
     @classmethod
     def presets(cls) -> dict[str, Any]:

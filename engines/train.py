@@ -100,10 +100,7 @@ class Trainer:
         # so the shipped weights' commands still see the batches they were trained on
         self.rng = np.random.default_rng(config.seed if self.env.rank == 0 else [config.seed, self.env.rank])
         engine.fit_data(train_data)
-        for part in config.parts:
-            if part not in engine.trainable_parts:
-                names = ", ".join(engine.trainable_parts) or "none"
-                raise ValueError(f"{engine.name} has no part '{part}' to train alone (parts: {names})")
+        engine.check_parts(config.parts)
         engine.train_only = config.only
         for name, p in engine.model.named_parameters():
             p.requires_grad_(not config.parts or any(name.startswith(part + ".") for part in config.parts))
