@@ -116,7 +116,6 @@ class Engine(ABC):
     # parameters' names) -> the validation metric that then picks checkpoints
     trainable_parts: ClassVar[dict[str, str]] = {}
     train_only: str = ""  # set by the trainer while it trains one part alone: the engine's batches may shrink
-
     datasets: ClassVar[tuple[str, ...]] = ()  # shipped dataset names ``load_data`` accepts
     shipped: ClassVar[dict[str, Shipped]] = {}  # resource name → its record; the first is the tab's default
     metric_labels: ClassVar[dict[str, str]] = {}  # plot titles for vector metrics, e.g. KL per glimpse
