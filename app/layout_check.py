@@ -59,6 +59,20 @@ def cut_widgets(root: QWidget, slack: int = 2) -> list[str]:
     return out
 
 
+def small_text(root: QWidget, min_points: float) -> list[str]:
+    """A line per visible label, button or combo box under ``root`` whose text is set smaller than ``min_points``
+    (a slide's type must grow with it: a style sheet, for one, pins a widget's font at its first size)."""
+    out = []
+    for w in root.findChildren(QWidget):
+        if not isinstance(w, (QLabel, QAbstractButton, QComboBox)) or not w.isVisibleTo(root):
+            continue
+        text = w.currentText() if isinstance(w, QComboBox) else w.text()
+        size = w.fontInfo().pointSizeF()
+        if text.strip() and size < min_points:
+            out.append(f"{type(w).__name__} {text[:40]!r}: {size:.1f} pt, under {min_points:.1f}")
+    return out
+
+
 def main() -> int:
     import os
     import sys

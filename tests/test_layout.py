@@ -1,12 +1,12 @@
 """Layouts that hold: every tab rendered at 1024 x 768, 1400 x 860 and 1920 x 1080 (and its presentation view
 at 1024 x 768 and 1920 x 1080) has no visible label, button, check box, combo box or table header narrower than
 its text needs (an elided entry must show the whole text in its tooltip), and no table column that only a
-horizontal scroll would show."""
+horizontal scroll would show; in the presentation view no text stays at its desk size."""
 
 import pytest
 from conftest import open_main_window
 
-from app.layout_check import cut_widgets
+from app.layout_check import cut_widgets, small_text
 
 SIZES = [(1024, 768), (1400, 860), (1920, 1080)]
 
@@ -56,6 +56,8 @@ def test_presentation_views_hold_and_size_their_type(window, qtbot, size):
             QApplication.processEvents()
             tab.refresh_stage()
             problems += [f"{name}: {line}" for line in cut_widgets(window)]
+            # no text left at its desk size: at least 0.7 of the slide's body type
+            problems += [f"{name}: {line}" for line in small_text(tab, 0.7 * QApplication.font().pointSizeF())]
             assert tab.title_label.isVisible() and tab.title_label.text()
             assert not tab.about.isVisible() and not tab.controls.isVisible()
             page, frame = tab.page.geometry(), tab.frame.geometry()

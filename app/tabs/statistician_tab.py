@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -299,7 +299,9 @@ class SetRow(QFrame):
         self.strip.set_images(images)
         self.strip.changed.connect(self.edited)
         self.info = QLabel()
-        self.info.setStyleSheet("color: gray")
+        pal = self.info.palette()  # a palette, not a style sheet: a style sheet pins the font against a slide's
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("gray"))
+        self.info.setPalette(pal)
         self.info.setWordWrap(True)
         self.samples = ImageGrid()
         self.samples.setMinimumSize(100, 100)
