@@ -71,9 +71,9 @@ class SentencesEngine(Engine):
     data_file_filter = ("Text, one sentence per line (*.txt)", "All files (*)")
     shipped = {
         "sentences-lstm-vae-annealed": Shipped("LSTM-VAE, KL annealing", "lstm_vae_annealed"),
-        "sentences-cnn-small": Shipped("CNN-VAE small (2-word context)", "cnn_vae_small"),
-        "sentences-cnn-medium": Shipped("CNN-VAE medium (4-word context)", "cnn_vae_medium"),
-        "sentences-cnn-large": Shipped("CNN-VAE large (32-word context)", "cnn_vae_large"),
+        "sentences-cnn-small": Shipped("CNN-VAE small (2-word context, KJV verses)", "cnn_vae_small"),
+        "sentences-cnn-medium": Shipped("CNN-VAE medium (4-word context, KJV verses)", "cnn_vae_medium"),
+        "sentences-cnn-large": Shipped("CNN-VAE large (32-word context, KJV verses)", "cnn_vae_large"),
         "sentences-lstm-vae": Shipped("LSTM-VAE, no annealing", "lstm_vae"),
         "sentences-lstm-lm": Shipped("LSTM language model (no latent)", "lstm_lm"),
     }

@@ -29,9 +29,10 @@ at every position. A stack sees $1 + \sum_i (k - 1) d_i$ previous words: a small
 sentence alone, so it uses z (KL > 0) and, being close to an LM, gives an NLL close to the LSTM's;
 a context as long as the sentence behaves like the LSTM and collapses. The paper's stacks (kernel 3;
 [1, 2, 4], [1, 2, 4, 8, 16], twice [1, 2, 4, 8, 16]) were sized for Yahoo/Yelp reviews of 80-100
-words; ours keep doubling dilations with kernel 2 and are sized for WordNet's 6-word sentences:
-small [1, 0, 0, 0, 0] sees 2 words (a third of a sentence), medium [1, 2, 0, 0, 0] 4 words, large [1, 2, 4, 8, 16]
-32 words (all of it); all three are five blocks deep.
+words; ours keep doubling dilations with kernel 2 and are sized for sentences and verses:
+small [1, 0, 0, 0, 0] sees 2 words, medium [1, 2, 0, 0, 0] 4 words, large [1, 2, 4, 8, 16] 32 words (all of a
+KJV verse, 25 words on average); all three are five blocks deep. Ours: trained on KJV verses, where they show the
+paper's order; on WordNet's 6-word sentences (2 words is a third of one) the order was reversed (README).
 
 **Sequence autoencoder** (Dai & Le, Section 2). One LSTM reads x, then, from that state, is trained
 to output x again (the same weights read and write: the paper's setting). Its embedding and LSTM
@@ -59,7 +60,7 @@ from engines.data.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 KINDS = ("lm", "vae", "ae", "hier")
 # Five blocks each, so the three decoders have the same depth and differ only in what they see; a dilation of 0 is a
 # position-wise block (a 1x1 convolution). Ours: Yang et al.'s stacks differ in depth too; held equal here, so a
-# difference in KL is the context's (the README has what it measured: the reverse of the paper's order).
+# difference in KL is the context's (the README has what it measured: the paper's order on KJV verses).
 CNN_SIZES = {"small": (1, 0, 0, 0, 0), "medium": (1, 2, 0, 0, 0), "large": (1, 2, 4, 8, 16)}
 
 
