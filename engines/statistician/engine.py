@@ -5,7 +5,7 @@ pixel-space nearest-neighbour baseline in ``eval statistician``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,24 +89,16 @@ class StatisticianEngine(Engine):
 
     @classmethod
     def presets(cls) -> dict[str, StatisticianConfig]:
+        conv_decoder = StatisticianConfig(
+            network="conv", decoder="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5
+        )
         return {
             # images (glyphs, digits): conv encoder, a two-layer z stack, c of 64 (the paper: 512, CPU budget)
             "default": StatisticianConfig(network="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
             # the same with the paper's kind of decoder (transposed convolutions): sharper samples
-            "conv-decoder": StatisticianConfig(
-                network="conv", decoder="conv", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5
-            ),
+            "conv-decoder": conv_decoder,
             # the same trained on sets turned by multiples of 90 degrees: four times the training classes
-            "conv-turns": StatisticianConfig(
-                network="conv",
-                decoder="conv",
-                hidden=256,
-                c_dim=64,
-                z_dim=16,
-                z_layers=2,
-                sample_size=5,
-                augment="turns",
-            ),
+            "conv-turns": replace(conv_decoder, augment="turns"),
             "mlp": StatisticianConfig(network="mlp", hidden=256, c_dim=64, z_dim=16, z_layers=2, sample_size=5),
             # the paper's synthetic experiment: 1-D items, a 3-D context, sets of 200
             "synthetic": StatisticianConfig(
@@ -337,16 +329,18 @@ class StatisticianEngine(Engine):
             pred = gaussian_kl(mu_q, lv_q, mu_s, lv_s).argmin(-1)  # (E, way queries)
             model_hits += int((pred == truth).sum())
             if bound:  # each query's bound under each support set's context mean, in chunks of <= 4,000 items
+                # the sets' context means at each turn, (E, 1, way, C): the first is the unturned mu_s above
+                means = [mu_s] + [self.model.pool(ft[ep[..., :shot]].reshape(E * way, shot, -1))[0].reshape(mu_s.shape)
+                                  for _, ft in turned[1:]]  # fmt: skip
                 step = max(1, 4000 // (way * way))
                 for j in range(0, E, step):
                     qi = ep[j : j + step, :, shot]  # (e, way) query indices
                     e = len(qi)
                     b = 0
-                    for pt, ft in turned:
-                        c = self.model.pool(ft[ep[j : j + step, :, :shot]].reshape(e * way, shot, -1))[0]
+                    for (pt, ft), mu in zip(turned, means):
                         xq = pt[qi][:, :, None].expand(e, way, way, -1)  # (query, set)
                         fq = ft[qi][:, :, None].expand(e, way, way, -1)
-                        c = c.reshape(e, 1, way, C).expand(e, way, way, C)
+                        c = mu[j : j + step].expand(e, way, way, C)
                         b = b + self.model.item_bound(
                             xq.reshape(-1, pt.shape[-1]), fq.reshape(-1, ft.shape[-1]), c.reshape(-1, C)
                         )
