@@ -263,6 +263,9 @@ DRAW_NOTES = {
 
 def shipped_lessons() -> dict[str, Lesson]:
     """The lessons in ``resources/lessons/``, as data (``python main.py --build-lessons DIR`` writes them)."""
+    from engines.data.text import EXAMPLE_PAIRS
+
+    KJV_PAIR = dict(zip(("a", "b"), EXAMPLE_PAIRS["kjv"], strict=True))  # noqa: N806 (a constant of the lessons)
 
     def slide(tab: str, state: dict, title: str, notes: str, about: bool = False, media: str = "",
               compare: dict | None = None) -> Slide:  # fmt: skip
@@ -296,17 +299,19 @@ def shipped_lessons() -> dict[str, Lesson]:
               "Bowman et al.: the KL term's weight $\\beta$ rises from 0 to 1 over training. Now z carries "
               "about 7 nats and the homotopy moves from sentence A towards B, one phrase at a time (not every step "
               "is grammatical: a 24,000-sentence corpus is small for an LSTM)."),
-        slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate"}, "CNN decoder, small context",
+        slide("sentences", {"model": "sentences-cnn-small", "action": "interpolate", **KJV_PAIR},
+              "CNN decoder, small context",
               "Yang et al.: a dilated CNN decoder that sees only a few previous words cannot model the sentence on "
               "its own, so it should use z. This one, trained on KJV verses of about 25 words, sees 2 words and "
               "keeps 4.2 nats of KL."),
-        slide("sentences", {"model": "sentences-cnn-large", "action": "interpolate"}, "CNN decoder, large context",
+        slide("sentences", {"model": "sentences-cnn-large", "action": "interpolate", **KJV_PAIR},
+              "CNN decoder, large context",
               "Yang et al. found that a receptive field as long as the sentence behaves like the LSTM again and the "
               "KL shrinks. Here it sees 32 words (the whole verse), is as deep as the small one, and keeps 2.2 "
-              "nats: the paper's ordering (the medium one, 4 words, keeps 3.0). Words it lacks, like \"park\", "
-              "it reads as <unk>."),
-        slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate"}, "LSTM against CNN",
-              "The same two sentences through the collapsed LSTM-VAE (left) and the small-context CNN-VAE (right).",
+              "nats: the paper's ordering (the medium one, 4 words, keeps 3.0). A and B are two KJV test verses."),
+        slide("sentences", {"model": "sentences-lstm-vae", "action": "interpolate", **KJV_PAIR}, "LSTM against CNN",
+              "The same two verses through the collapsed LSTM-VAE (left; trained on WordNet's sentences, it decodes "
+              "one sentence whatever z is) and the small-context CNN-VAE (right).",
               compare={"model": "sentences-cnn-small"}),
     ])  # fmt: skip
     wavenet = Lesson("How WaveNet sees the past", [

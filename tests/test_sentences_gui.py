@@ -5,6 +5,7 @@ import pytest
 from conftest import open_main_window
 from PySide6.QtCore import Qt
 
+from app.tabs.sentences_tab import SentencesTab
 from engines.data.text import load_sentences
 from engines.sentences import SentencesEngine
 
@@ -61,6 +62,32 @@ def test_switching_the_decoder_changes_the_interpolation(tab, qtbot):
     cnn = [tab.result_list.item(i).text() for i in range(6)]
     assert cnn != lstm
     assert "sees 2 words" in tab.model_info.text()
+    # the CNN-VAEs learnt KJV verses: A and B are a KJV pair, every word one the model knows
+    e = tab.engine()
+    assert e.meta["dataset"] == "kjv"
+    for box in (tab.a_box, tab.b_box):
+        assert "thy" in " ".join(box.itemText(i) for i in range(box.count()))
+        assert e.in_vocab(box.currentText())[1] == []
+    assert cnn[0].strip().startswith("A")
+
+
+def test_a_typed_sentence_survives_a_change_of_corpus(tab, qtbot):
+    tab.a_box.setCurrentText("the old man walked to the market")
+    i = tab.model_box.findData("sentences-cnn-small")
+    with qtbot.waitSignal(tab.result_ready, timeout=60000):
+        tab.model_box.setCurrentIndex(i)
+        tab._on_model_chosen(i)
+    assert tab.a_box.currentText() == "the old man walked to the market"
+    kjv_b = tab.b_box.currentText()
+    assert kjv_b != SentencesTab.state_class().b
+    state = tab.state()
+    i = tab.model_box.findData("sentences-lstm-vae-annealed")
+    with qtbot.waitSignal(tab.result_ready, timeout=60000):
+        tab.model_box.setCurrentIndex(i)
+        tab._on_model_chosen(i)
+    assert tab.b_box.currentText() == SentencesTab.state_class().b  # back to WordNet's pair
+    tab.set_state(state, run=False)  # a saved state's A and B stay as saved
+    assert (tab.a_box.currentText(), tab.b_box.currentText()) == (state["a"], state["b"])
 
 
 def test_collapsed_model_is_flagged_and_an_lm_only_samples(tab, qtbot):

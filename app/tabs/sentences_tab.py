@@ -35,7 +35,7 @@ from app.tabs.base import ModelTab
 from app.tabs.state import Bind
 from app.widgets import scale_plot_fonts, tooltip_follows_text
 from engines.checkpoint import CheckpointError
-from engines.data.text import detokenize, load_sentences, tokenize
+from engines.data.text import EXAMPLE_PAIRS, detokenize, load_sentences, tokenize
 from engines.figures import project_2d
 from engines.resources import ResourceError, load_manifest
 from engines.sentences import Decoding, SentencesEngine
@@ -44,14 +44,16 @@ from engines.sentences.experiments import sa_lstm_experiment
 MAP_POINTS = 2000
 COLLAPSED_KL = 0.5  # nats per sentence: below this z carries (almost) nothing
 PATH_COLOR = (220, 50, 40)
+EXAMPLES = EXAMPLE_PAIRS  # A and B follow the model's corpus (meta["dataset"])
+PICK_WORDS = {"wordnet": (5, 10), "kjv": (7, 14)}  # the lengths the A / B lists offer, in words
 
 
 @dataclass
 class SentencesTabState:
     view: str = "latent"  # latent | sa | paragraph
     model: str = "sentences-lstm-vae-annealed"
-    a: str = "the children played in the park"
-    b: str = "he sold his old car to a dealer"
+    a: str = EXAMPLES["wordnet"][0]
+    b: str = EXAMPLES["wordnet"][1]
     steps: int = 8
     method: str = "greedy"  # greedy | beam
     action: str = "interpolate"  # what the list shows: interpolate | sample | reconstruct
@@ -92,6 +94,7 @@ class SentencesTab(ModelTab):
         self.path_xy = np.empty((0, 2))  # the listed sentences' latents on the map (none without a map)
         self.sa_results: dict[str, dict[str, Any]] = self._shipped_sa_results()  # task → figures
         self._test_passages: list[list[str]] | None = None
+        self._picks_corpus, self._picks = "", set()  # the corpus the A / B lists now offer, and its sentences
         self._build()
         self._show_model_info()
 
@@ -237,14 +240,28 @@ class SentencesTab(ModelTab):
         self._fill_sentence_picks()
         self._show_sa()
 
-    def _fill_sentence_picks(self) -> None:
+    def _fill_sentence_picks(self, corpus: str = "wordnet", keep: bool = False) -> None:
+        """Offer ``corpus``'s short test sentences in the A / B lists; an A or B that was one of the previous
+        corpus's offers becomes the new corpus's default pair (a sentence the user typed stays; with ``keep``,
+        as a saved state sets them, both stay)."""
+        if corpus == self._picks_corpus or corpus not in EXAMPLES:
+            return
         try:
-            test = load_sentences("wordnet").test
+            test = load_sentences(corpus).test
         except (ResourceError, ValueError):
             return
-        picks = [detokenize(t) for t in test.tokens if 5 <= len(t) <= 10][:40]
-        for box in (self.a_box, self.b_box):
+        lo, hi = PICK_WORDS[corpus]
+        picks = list(EXAMPLES[corpus]) + [detokenize(t) for t in test.tokens if lo <= len(t) <= hi][:40]
+        picks = list(dict.fromkeys(picks))
+        for box, default in zip((self.a_box, self.b_box), EXAMPLES[corpus], strict=True):
+            text = box.currentText()
+            ours = not keep and (not self._picks_corpus or text in self._picks)
+            blocked = box.blockSignals(True)
+            box.clear()
             box.addItems(picks)
+            box.setCurrentText(default if ours else text)
+            box.blockSignals(blocked)
+        self._picks_corpus, self._picks = corpus, set(picks)
 
     # -- state ------------------------------------------------------------------------------------
     def read_more_state(self) -> None:
@@ -255,6 +272,10 @@ class SentencesTab(ModelTab):
             raise ValueError(f"Sentences: unknown action {st.action!r} in the saved state")
 
     def apply_state(self, _checked, run: bool) -> None:
+        try:
+            self._fill_sentence_picks(self.engine().meta.get("dataset", ""), keep=True)
+        except (ResourceError, CheckpointError):
+            pass  # _show_model_info says why
         self._show_sa()  # the SA-LSTM curves and mark follow the task and the slider
         self._show_model_info()
         if run:
@@ -265,6 +286,10 @@ class SentencesTab(ModelTab):
 
     # -- models -----------------------------------------------------------------------------------
     def on_model_changed(self) -> None:
+        try:
+            self._fill_sentence_picks(self.engine().meta.get("dataset", ""))
+        except (ResourceError, CheckpointError):
+            pass  # _show_model_info says why
         self._show_model_info()
         self.run_current_action()
 

@@ -146,6 +146,14 @@ def _split(d: dict) -> SentenceSplit:
     return SentenceSplit([s.split(" ") for s in d["text"]], np.asarray(d["doc"], dtype=np.int64), labels)
 
 
+# Each shipped corpus's example pair A, B (test sentences) for homotopies: the Sentences tab's defaults
+# follow the model's corpus, since a model trained on KJV verses reads WordNet's "park" as <unk>.
+EXAMPLE_PAIRS = {
+    "wordnet": ("the children played in the park", "he sold his old car to a dealer"),
+    "kjv": ("blessed shall be thy basket and thy store.", "and abraham sojourned in the philistines' land many days."),
+}
+
+
 def load_sentences(name: str) -> SentenceDataset:
     """A shipped corpus by name (``wordnet``, ``kjv``) or a user's UTF-8 text file (one sentence a
     line; blank lines separate passages), split 90/5/5 in file order."""
