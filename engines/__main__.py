@@ -6,6 +6,7 @@ Errors print one line to stderr and exit non-zero: 2 for a bad argument, 1 for b
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shlex
 import sys
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None)
     e.add_argument("--dataset", default=None)
     e.add_argument("--samples", type=int, default=4, help="z samples averaged per test image")
+    e.add_argument("--episodes", type=int, default=None,
+                   help="few-shot episodes per figure (statistician; default 1000, the README's figures)")  # fmt: skip
 
     b = sub.add_parser("bench", help="speed figures (engines/benchmark.py's protocol: warm-up, interleaved, repeats)")
     _add_common(b)
@@ -316,7 +319,14 @@ def cmd_eval(args) -> None:
         _, _, test = cls.load_data(args.dataset or engine.meta.get("dataset") or cls.datasets[0])
         metrics = engine.evaluate(test, samples=args.samples)
     else:
-        metrics = cls.evaluate_shipped(samples=args.samples)
+        extra = {}
+        if args.episodes is not None:
+            if "episodes" not in inspect.signature(cls.evaluate_shipped).parameters:
+                raise UsageError(f"--episodes: {args.name} has no few-shot episodes (statistician has)")
+            if args.episodes < 1:
+                raise UsageError("--episodes must be positive")
+            extra["episodes"] = args.episodes
+        metrics = cls.evaluate_shipped(samples=args.samples, **extra)
     _emit(metrics, args.json)
 
 

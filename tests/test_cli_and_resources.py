@@ -118,6 +118,11 @@ def test_eval_draw_json(root):
     assert 60 < m["nll_attention"] < 200 and m["test_images"] == 500
 
 
+def test_eval_episodes_is_refused_where_there_are_none(root):
+    proc = run_cli(root, "eval", "draw", "--episodes", "5")
+    assert proc.returncode != 0 and "statistician" in proc.stderr.strip().splitlines()[-1]
+
+
 def test_bench_draw_json(root):
     proc = run_cli(root, "bench", "draw", "--json")
     assert proc.returncode == 0, proc.stderr
