@@ -209,11 +209,16 @@ class StatisticianEngine(Engine):
         contexts = [self._context(s) for s in sets]
         kl = np.asarray([gaussian_kl(mu_q, lv_q, mu, lv).item() for mu, lv in contexts])
         bound = np.zeros(len(sets))
+        items = [self._items(s) for s in sets]
         for t in range(self.turns):  # the query and every set turned alike; the bounds averaged
-            xt, items = turn(x, t), [turn(self._items(s).reshape(len(s), -1), t) for s in sets]
-            c = torch.cat([self.model.pool(self.features(i)[None])[0] for i in items])
-            et = self.features(xt).expand(len(sets), -1)
-            b = self.model.item_bound(torch.from_numpy(xt).to(self.device).expand(len(sets), -1), et, c)
+            if t == 0:  # unturned: the query's features and the sets' context means computed above
+                xt, et, c = x, e, torch.cat([mu for mu, _ in contexts])
+            else:
+                xt = turn(x, t)
+                et = self.features(xt)
+                c = torch.cat([self.model.pool(self.features(turn(i, t))[None])[0] for i in items])
+            xq = torch.from_numpy(xt).to(self.device).expand(len(sets), -1)
+            b = self.model.item_bound(xq, et.expand(len(sets), -1), c)
             bound += b.cpu().numpy().astype(np.float64) / self.turns
         score = bound if rule == "bound" else -kl
         p = np.exp(score - score.max())
@@ -314,8 +319,8 @@ class StatisticianEngine(Engine):
         p = torch.from_numpy(pix).to(self.device)
         # the bound rule's turns (see ``turns``): every image turned alike, encoded once per turn
         n_turns = (self.turns if turns is None else turns) if bound else 1
-        turned = [(p, feats)] + [(torch.from_numpy(turn(pix, t)).to(self.device), self.features(turn(pix, t)))
-                                 for t in range(1, n_turns)]  # fmt: skip
+        turned = [(p, feats)] + [(torch.from_numpy(q).to(self.device), self.features(q))
+                                 for q in (turn(pix, t) for t in range(1, n_turns))]  # fmt: skip
         truth = torch.arange(way, device=self.device)
         model_hits = nn_hits = bound_hits = 0
         for s in range(0, episodes, 100):
