@@ -44,7 +44,6 @@ from engines.sentences.experiments import sa_lstm_experiment
 MAP_POINTS = 2000
 COLLAPSED_KL = 0.5  # nats per sentence: below this z carries (almost) nothing
 PATH_COLOR = (220, 50, 40)
-EXAMPLES = EXAMPLE_PAIRS  # A and B follow the model's corpus (meta["dataset"])
 PICK_WORDS = {"wordnet": (5, 10), "kjv": (7, 14)}  # the lengths the A / B lists offer, in words
 
 
@@ -52,8 +51,8 @@ PICK_WORDS = {"wordnet": (5, 10), "kjv": (7, 14)}  # the lengths the A / B lists
 class SentencesTabState:
     view: str = "latent"  # latent | sa | paragraph
     model: str = "sentences-lstm-vae-annealed"
-    a: str = EXAMPLES["wordnet"][0]
-    b: str = EXAMPLES["wordnet"][1]
+    a: str = EXAMPLE_PAIRS["wordnet"][0]
+    b: str = EXAMPLE_PAIRS["wordnet"][1]
     steps: int = 8
     method: str = "greedy"  # greedy | beam
     action: str = "interpolate"  # what the list shows: interpolate | sample | reconstruct
@@ -244,16 +243,16 @@ class SentencesTab(ModelTab):
         """Offer ``corpus``'s short test sentences in the A / B lists; an A or B that was one of the previous
         corpus's offers becomes the new corpus's default pair (a sentence the user typed stays; with ``keep``,
         as a saved state sets them, both stay)."""
-        if corpus == self._picks_corpus or corpus not in EXAMPLES:
+        if corpus == self._picks_corpus or corpus not in EXAMPLE_PAIRS:
             return
         try:
             test = load_sentences(corpus).test
         except (ResourceError, ValueError):
             return
         lo, hi = PICK_WORDS[corpus]
-        picks = list(EXAMPLES[corpus]) + [detokenize(t) for t in test.tokens if lo <= len(t) <= hi][:40]
+        picks = list(EXAMPLE_PAIRS[corpus]) + [detokenize(t) for t in test.tokens if lo <= len(t) <= hi][:40]
         picks = list(dict.fromkeys(picks))
-        for box, default in zip((self.a_box, self.b_box), EXAMPLES[corpus], strict=True):
+        for box, default in zip((self.a_box, self.b_box), EXAMPLE_PAIRS[corpus], strict=True):
             text = box.currentText()
             ours = not keep and (not self._picks_corpus or text in self._picks)
             blocked = box.blockSignals(True)
@@ -272,10 +271,7 @@ class SentencesTab(ModelTab):
             raise ValueError(f"Sentences: unknown action {st.action!r} in the saved state")
 
     def apply_state(self, _checked, run: bool) -> None:
-        try:
-            self._fill_sentence_picks(self.engine().meta.get("dataset", ""), keep=True)
-        except (ResourceError, CheckpointError):
-            pass  # _show_model_info says why
+        self._fill_sentence_picks(self._model_corpus(), keep=True)
         self._show_sa()  # the SA-LSTM curves and mark follow the task and the slider
         self._show_model_info()
         if run:
@@ -286,12 +282,16 @@ class SentencesTab(ModelTab):
 
     # -- models -----------------------------------------------------------------------------------
     def on_model_changed(self) -> None:
-        try:
-            self._fill_sentence_picks(self.engine().meta.get("dataset", ""))
-        except (ResourceError, CheckpointError):
-            pass  # _show_model_info says why
+        self._fill_sentence_picks(self._model_corpus())
         self._show_model_info()
         self.run_current_action()
+
+    def _model_corpus(self) -> str:
+        """The shipped corpus the chosen model learnt (meta["dataset"]), "" if unknown or unloadable."""
+        try:
+            return self.engine().meta.get("dataset", "")
+        except (ResourceError, CheckpointError):
+            return ""  # _show_model_info says why
 
     def _show_model_info(self) -> None:
         try:
