@@ -189,6 +189,19 @@ def test_batches_carry_voice_and_aligned_frames():
     np.testing.assert_allclose(fr[b, :, 2:-2].numpy(), own[:, 2:-2], atol=1e-4)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.85, 1.0])
+def test_local_dropout_option_sets_the_share_of_crops_without_frames(share):
+    e = _tiny_engine()
+    e.config.local_dropout = share  # what `train --option local_dropout=...` sets
+    train, _, _ = e.load_data("speech8k")
+    rng = np.random.default_rng(1)
+    dropped = [
+        (b["frames"].abs().sum(dim=(1, 2)) == 0).float().mean().item()
+        for b in (next(e.batches(train, 20, rng)) for _ in range(10))
+    ]
+    assert np.mean(dropped) == pytest.approx(share, abs=0.08)
+
+
 def test_windowed_evaluation_equals_one_pass():
     e = _tiny_engine()
     q = np.random.default_rng(0).integers(0, 256, 1000).astype(np.uint8)

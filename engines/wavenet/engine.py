@@ -29,7 +29,6 @@ from engines.wavenet.fused import HAVE_NUMBA, FusedGenerator
 from engines.wavenet.model import WaveNet, WaveNetConfig
 
 WINDOW = 6000  # training crop in samples (0.75 s at 8 kHz): about 3 receptive fields
-LOCAL_DROPOUT = 0.5  # share of training crops without their log-mel frames (see presets)
 PLAN_CROPS, PLAN_FRAMES = 8, 400  # the frame prior's batch: crops of 4 s of a voice's joined frames
 
 
@@ -57,6 +56,7 @@ class WaveNetEngine(Engine):
     title = "WaveNet"
     config_class = WaveNetConfig
     selection_metric = "bits_per_sample"
+    train_options = {"local_dropout": ("Crops without log-mel frames", (0.0, 1.0))}
     trainable_parts = {"prosody": "prosody_nll"}  # train --only prosody: the frame prior alone (prosody.py)
     datasets = ("speech8k",)
     shipped = {"wavenet-speech": Shipped("Speech + music, 6 voices (shipped)", "nll_bits_model")}
@@ -182,7 +182,7 @@ class WaveNetEngine(Engine):
         for b, (i, rng) in enumerate(zip(idx, rngs)):
             start = int(rng.integers(0, (lengths[i] - win) // cfg.hop + 1)) * cfg.hop  # frame-aligned
             q[b] = data.segments[i][start : start + win]
-            if cfg.local_channels and rng.random() >= LOCAL_DROPOUT:
+            if cfg.local_channels and rng.random() >= cfg.local_dropout:
                 f = frames[i][:, start // cfg.hop : start // cfg.hop + fr.shape[2]]
                 fr[b, :, : f.shape[1]] = f
         batch = {"q": torch.from_numpy(q).to(self.device)}

@@ -65,12 +65,13 @@ class WaveNetConfig:
     hop: int = 80  # audio samples per conditioning frame (10 ms at 8 kHz)
     prosody_hidden: int = 0  # > 0 (needs local_channels): a GRU prior over the frames, for free generation
     prosody_mixture: int = 1  # the prior's Gaussians per frame: 1, or a mixture (speech or pause, prosody.py)
+    local_dropout: float = 0.5  # training only: share of crops without their log-mel frames (the voice-only mode)
     # what a checkpoint's config may hold (engines.base.config_from_dict checks it before building)
     limits: ClassVar[dict[str, tuple]] = {
         "sample_rate": (1000, 48000), "classes": (2, 65536), "residual_channels": (1, 1024), "gate_channels": (1, 1024),
         "skip_channels": (1, 1024), "end_channels": (1, 1024), "layers_per_stack": (1, 30), "stacks": (1, 16),
         "n_speakers": (0, 1000), "speaker_dim": (1, 1024), "local_channels": (0, 1024), "hop": (1, 10000),
-        "prosody_hidden": (0, 4096), "prosody_mixture": (1, 64),
+        "prosody_hidden": (0, 4096), "prosody_mixture": (1, 64), "local_dropout": (0.0, 1.0),
     }  # fmt: skip
 
     @property
