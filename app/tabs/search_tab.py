@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFormLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -85,6 +86,9 @@ class SearchTab(ModelTab):
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
         row, form = self.controls_row()
+        # the ranking is the figure: labels above their fields leave its passage column the width (80 px at 1024)
+        self.controls.setMaximumWidth(250)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.collection_box = QComboBox()
         for key, label in COLLECTIONS.items():
             self.collection_box.addItem(label, key)
@@ -126,6 +130,7 @@ class SearchTab(ModelTab):
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)  # one line per passage, elided: wrapped titles were cut at the row's height
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
