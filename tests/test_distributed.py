@@ -24,6 +24,13 @@ def torchrun(root, nproc: int, *args: str, timeout: int = 300) -> subprocess.Com
     return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def said(proc: subprocess.CompletedProcess) -> str:
+    """A failed run's stderr for the assertion message: its start too (a rank's own error comes before
+    torchrun's long summary of which rank failed, which alone filled the last 2,000 characters)."""
+    err = proc.stderr
+    return err if len(err) <= 8000 else f"{err[:4000]}\n[...]\n{err[-4000:]}"
+
+
 def curve(logdir) -> np.ndarray:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -49,7 +56,7 @@ def test_two_processes_give_the_loss_curve_of_one(root, tmp_path, name, args, rt
             proc = run_cli(root, "train", *run_args, "--json", "--threads", "1")
         else:
             proc = torchrun(root, n, *run_args)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.returncode == 0, said(proc)
         out = json.loads(proc.stdout.strip().splitlines()[-1])
         assert out["world_size"] == n and out["steps"] == 20
         runs[n] = (out, curve(tmp_path / f"log{n}"))
@@ -120,12 +127,12 @@ def test_cli_resume_under_torchrun_and_a_one_line_refusal(root, tmp_path):
     run = tmp_path / "run"  # --out DIR: the checkpoint is DIR/docnade.pt and the event files go to DIR/tb
     args = ["docnade", "--preset", "tiny", "--batch-size", "16", "--eval-every", "10", "--out", str(run)]
     first = torchrun(root, 2, *args, "--steps", "10")
-    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.returncode == 0, said(first)
     ck = run / "docnade.pt"
     assert json.loads(first.stdout.strip().splitlines()[-1])["checkpoint"] == str(ck)
     assert len(curve(run / "tb")) == 10
     again = torchrun(root, 2, *args, "--steps", "20", "--resume", "auto", "--logdir", str(tmp_path / "b"))
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, said(again)
     out = json.loads(again.stdout.strip().splitlines()[-1])
     assert out["steps"] == 20 and out["world_size"] == 2 and out["final_loss"] > 0
     assert len(curve(tmp_path / "b")) == 10  # only steps 11-20 were run
