@@ -168,7 +168,8 @@ def _run(args, app) -> int:
         if args.present:
             window.set_presentation(True, full_screen=False)
             tab.refresh_stage() if hasattr(tab, "refresh_stage") else None
-        app.processEvents()
+        for _ in range(2):  # twice: a plot's axis widens for its tick labels one event after the data arrive
+            app.processEvents()
         if not window.grab().save(args.screenshot):
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
             return 1
