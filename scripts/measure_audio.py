@@ -115,15 +115,15 @@ def main() -> None:
             }
         report[short] = entry
     # the headline: silent frames over every draw (one 4 s draw holds a handful of pauses, so one seed is noise)
-    speech = [k for k in report if k != "music"]
-    key = "seeds" if args.seeds > 1 else "generated"
-    per_voice = {k: report[k][key]["silent_frames_mean" if args.seeds > 1 else "silent_frames"] for k in report}
-    lowest = {k: report[k]["seeds"]["silent_frames_min"] if args.seeds > 1 else per_voice[k] for k in report}
+    draws = {
+        k: r["seeds"]["silent_frames"] if "seeds" in r else [r["generated"]["silent_frames"]] for k, r in report.items()
+    }
+    speech = [short for short, _, source in VOICES if source != "moh" and short in draws]
     report["summary"] = {
         "draws_per_voice": max(args.seeds, 1),
-        "silent_frames_mean": per_voice,
-        "silent_frames_lowest_draw": lowest,
-        "speech_lowest_draw": min((lowest[k] for k in speech), default=float("nan")),
+        "silent_frames_mean": {k: float(np.mean(d)) for k, d in draws.items()},
+        "silent_frames_lowest_draw": {k: min(d) for k, d in draws.items()},
+        "speech_lowest_draw": min((min(draws[k]) for k in speech), default=float("nan")),
     }
     print(json.dumps(report, indent=1))
 
