@@ -212,6 +212,21 @@ def test_windowed_evaluation_equals_one_pass():
     assert abs(one / 1000 - 8) < 0.5  # untrained: about log2(256) bits per sample
 
 
+def test_evaluate_scores_every_sample_or_caps_each_voice():
+    from engines.data.audio import AudioSplit
+
+    e = _tiny_engine()
+    rng = np.random.default_rng(0)
+    segs = [rng.integers(0, 256, n).astype(np.uint8) for n in (300, 500, 200, 400)]
+    data = AudioSplit(segs, np.array([0, 0, 1, 0]), ["a", "b"], e.config.sample_rate)
+    whole = e.evaluate(data, max_seconds_per_voice=None)
+    assert whole["seconds"] * e.config.sample_rate == pytest.approx(1400)  # every sample of every segment
+    total = sum(e.segment_bits(q, int(v), None) for q, v in zip(segs, data.voices, strict=True))
+    assert whole["bits_per_sample"] == pytest.approx(total / 1400, rel=1e-6)
+    capped = e.evaluate(data, max_seconds_per_voice=600 / e.config.sample_rate)  # 600 samples per voice
+    assert capped["seconds"] * e.config.sample_rate == pytest.approx(600 + 200)
+
+
 def test_training_lowers_validation_bits_and_checkpoints_round_trip(tmp_path):
     from engines.train import TrainConfig, Trainer
 

@@ -253,8 +253,8 @@ class WaveNetEngine(Engine):
         bits, bits_mel, count = 0.0, 0.0, 0
         budget: dict[int, int] = {}
         for seg, v in zip(data.segments, data.voices, strict=True):
-            left = (max_seconds_per_voice * cfg.sample_rate if max_seconds_per_voice else len(seg)) - budget.get(v, 0)
-            seg = seg[: int(max(0, left))]
+            if max_seconds_per_voice:  # the cap is per voice, so what earlier segments of the voice used counts
+                seg = seg[: int(max(0, max_seconds_per_voice * cfg.sample_rate - budget.get(v, 0)))]
             if len(seg) == 0:
                 continue
             budget[v] = budget.get(v, 0) + len(seg)
