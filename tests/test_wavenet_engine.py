@@ -11,6 +11,7 @@ import torch
 
 from engines.data.audio import (
     AudioDataError,
+    AudioSplit,
     load_wav_folder,
     log_mel,
     mu_decode,
@@ -213,8 +214,6 @@ def test_windowed_evaluation_equals_one_pass():
 
 
 def test_evaluate_scores_every_sample_or_caps_each_voice():
-    from engines.data.audio import AudioSplit
-
     e = _tiny_engine()
     rng = np.random.default_rng(0)
     segs = [rng.integers(0, 256, n).astype(np.uint8) for n in (300, 500, 200, 400)]
