@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "statistician: decoder, prior, posterior)",
     )
     t.add_argument("--init", default=None, help="checkpoint to fine-tune from (its config wins)")
+    t.add_argument("--widen", action="append", default=[], metavar="KEY=N",
+                   help="with --init: grow this size of the model first, keeping what it computes "
+                   "(wavenet: gate_channels); repeatable")  # fmt: skip
     t.add_argument("--warm-start", default=None,
                    help="copy the matching weights of this checkpoint into the --preset model")  # fmt: skip
     t.add_argument("--out", default=None,
@@ -174,6 +177,13 @@ def _train(args, cls, presets, env, device) -> None:
         raise UsageError("--bf16: this GPU has no bfloat16 support")
     for key, value in _options(cls, args.option).items():
         setattr(engine.config, key, value)
+    if args.widen:
+        if not args.init:
+            raise UsageError("--widen grows a trained model: give it one with --init")
+        try:
+            engine.widen(_sizes(args.widen), seed=args.seed)
+        except ValueError as err:
+            raise UsageError(f"--widen: {err}") from None
     resume = _resume_path(args)
     done = _finished_step(resume, args) if args.resume == "auto" else None
     if done is not None:  # a restart (torchrun --max-restarts) after the last step: nothing left to do
@@ -261,6 +271,17 @@ def _options(cls, pairs: list[str]) -> dict:
     return out
 
 
+def _sizes(pairs: list[str]) -> dict[str, int]:
+    """``--widen KEY=N`` pairs as {KEY: N}."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not raw.isdigit():
+            raise UsageError(f"--widen {pair!r}: give it as KEY=N, e.g. gate_channels=64")
+        out[key] = int(raw)
+    return out
+
+
 def _resume_path(args) -> str | None:
     """--resume PATH, or with 'auto' the latest state of the --out run when there is one (so a worker
     that torchrun restarts continues rather than starting over)."""
@@ -316,8 +337,8 @@ def cmd_eval(args) -> None:
     cls = _engine_class(args.name)
     if args.checkpoint:
         engine = cls.from_checkpoint(args.checkpoint, args.device)
-        _, _, test = cls.load_data(args.dataset or engine.meta.get("dataset") or cls.datasets[0])
-        metrics = engine.evaluate(test, samples=args.samples)
+        dataset = args.dataset or engine.meta.get("dataset") or cls.datasets[0]
+        metrics = engine.evaluate_checkpoint(dataset, samples=args.samples)
     else:
         extra = {}
         if args.episodes is not None:

@@ -124,6 +124,8 @@ class Engine(ABC):
     # config fields a user may set for a run without changing the architecture: name → (label, choices or
     # (min, max)); the training panel shows them, and they apply to fresh and fine-tuned models alike
     train_options: ClassVar[dict[str, tuple[str, tuple]]] = {}
+    # config sizes ``widen`` can grow in a trained model without changing what it computes (train --widen)
+    widenable: ClassVar[tuple[str, ...]] = ()
     weights_licence: ClassVar[str] = "CC BY-SA 3.0 (trained on MNIST/Fashion-MNIST data); weights: MIT"
     default_batch_size: ClassVar[int] = 64
     data_fields: ClassVar[tuple[str, ...]] = ()  # config fields ``fit_data`` fills from the data (a vocabulary)
@@ -169,6 +171,13 @@ class Engine(ABC):
     def evaluate_shipped(cls, samples: int = 1) -> dict[str, float]:
         """Metrics of the shipped checkpoints on their test split (for ``eval NAME``)."""
         return {}
+
+    def evaluate_checkpoint(self, dataset: str, samples: int = 1) -> dict[str, float]:
+        """Metrics of this model on ``dataset``'s test split (for ``eval NAME --checkpoint FILE``). An engine
+        whose ``eval NAME`` follows another protocol on its shipped dataset overrides this to follow it too,
+        so a checkpoint's figures compare with the shipped model's."""
+        _, _, test = self.load_data(dataset)
+        return self.evaluate(test, samples=samples)
 
     @abstractmethod
     def batches(self, data: Any, batch_size: int, rng: Any) -> Iterator[Any]: ...
@@ -289,6 +298,10 @@ class Engine(ABC):
         self.config, self.model = config, model.to(self.device)
         self.meta = dict(payload["meta"])
         self.checkpoint_path = Path(path)
+
+    def widen(self, sizes: dict[str, int], seed: int = 0) -> None:
+        """Grow the sizes named in ``widenable`` of this (trained) model, keeping its function."""
+        raise ValueError(f"{self.name} cannot be widened")
 
     def warm_start(self, path: str | Path) -> list[str]:
         """Copy into this (fresh) model every tensor of a checkpoint of the same engine whose name and shape

@@ -26,17 +26,26 @@ from engines.wavenet.fused import FusedGenerator
 
 def _model(**kw):
     torch.manual_seed(0)
-    cfg = WaveNetConfig(layers_per_stack=5, stacks=2, residual_channels=8, gate_channels=8, skip_channels=16,
-                        end_channels=16, speaker_dim=4, hop=5, **kw)  # fmt: skip
+    kw = {"residual_channels": 8, "gate_channels": 8, **kw}
+    cfg = WaveNetConfig(layers_per_stack=5, stacks=2, skip_channels=16, end_channels=16, speaker_dim=4, hop=5, **kw)
     return WaveNet(cfg).eval()
 
 
 @pytest.mark.parametrize(
-    "kw", [{}, {"n_speakers": 3}, {"local_channels": 6}, {"n_speakers": 3, "local_channels": 6}],
-    ids=["plain", "global", "local", "both"],
+    "kw", [{}, {"n_speakers": 3}, {"local_channels": 6}, {"n_speakers": 3, "local_channels": 6},
+           {"n_speakers": 3, "local_channels": 6, "widen": 12}],
+    ids=["plain", "global", "local", "both", "widened"],
 )  # fmt: skip
 def test_fused_kernel_reproduces_the_full_forward_pass(kw):
+    kw = dict(kw)
+    widen = kw.pop("widen", None)
     m = _model(**kw)
+    if widen:  # more gated units than residual channels, as train --widen makes them
+        m.widen_gates(widen, torch.Generator().manual_seed(0))
+        with torch.no_grad():  # and give the new units a say, so the kernel must use them right
+            for layer in m.layers:
+                layer.residual.weight.normal_(0, 0.3)
+                layer.skip.weight.normal_(0, 0.3)
     B, T = 2, 300  # ten times the receptive field (63): every queue wraps many times
     q = torch.randint(0, 256, (B, T))
     speaker = torch.tensor([0, 2]) if kw.get("n_speakers") else None
@@ -226,6 +235,15 @@ def test_evaluate_scores_every_sample_or_caps_each_voice():
     assert capped["seconds"] * e.config.sample_rate == pytest.approx(600 + 200)
 
 
+def test_a_checkpoint_is_scored_on_the_shipped_voices_as_the_shipped_model_is():
+    e = _tiny_engine()
+    got = e.evaluate_checkpoint("speech8k")  # eval wavenet --checkpoint FILE: the protocol of eval wavenet
+    _, _, test = WaveNetEngine.load_data("speech8k")
+    assert got["test_seconds"] == pytest.approx(test.seconds())  # the whole split, not 5 s per voice
+    assert {"nll_bits_model_en", "nll_bits_model_music", "nll_bits_unigram"} <= set(got)
+    assert 7 < got["nll_bits_model"] < 9 and got["nll_bits_unigram"] < got["nll_bits_model"]  # untrained
+
+
 def test_training_lowers_validation_bits_and_checkpoints_round_trip(tmp_path):
     from engines.train import TrainConfig, Trainer
 
@@ -285,6 +303,12 @@ def test_cli_bench_and_eval_on_a_checkpoint(tmp_path, root):
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "no such dataset" in r.stderr
     r = run("train", "wavenet", "--preset", "tiny", "--only", "stack", "--steps", "1")
     assert r.returncode == 2 and "no part" in r.stderr and "prosody" in r.stderr
+    r = run("train", "wavenet", "--preset", "tiny", "--widen", "gate_channels=16", "--steps", "1")
+    assert r.returncode == 2 and "--init" in r.stderr and r.stderr.strip().count("\n") == 0
+    for bad, says in (("skip_channels=99", "not skip_channels"), ("gate_channels=4", "already has 8"),
+                      ("gate_channels", "KEY=N")):  # fmt: skip
+        r = run("train", "wavenet", "--init", str(tmp_path / "tiny.pt"), "--widen", bad, "--steps", "1")
+        assert r.returncode == 2 and says in r.stderr, (bad, r.stderr)
 
 
 def test_torch_generator_for_cuda_agrees_with_the_fused_kernel():

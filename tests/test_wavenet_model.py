@@ -80,3 +80,32 @@ def test_cached_and_naive_generation_draw_the_same_audio(kw):
     naive = m.generate_naive(n, batch=2, speaker=speaker, frames=frames, generator=torch.Generator().manual_seed(5))
     assert torch.equal(cached, naive)
     assert len(torch.unique(cached)) > 10  # an untrained model samples widely, not a constant
+
+
+def test_widening_the_gates_keeps_the_function_and_the_new_units_learn():
+    m = _model(n_speakers=3, local_channels=6)
+    q = torch.randint(0, 256, (2, 150))
+    speaker, frames = torch.tensor([0, 2]), torch.randn(2, 6, 30, dtype=torch.float64)
+    with torch.no_grad():
+        before = m.logits(q, speaker, frames)
+    m.widen_gates(12, torch.Generator().manual_seed(1))
+    assert m.cfg.gate_channels == 12 and m.layers[0].conv.weight.shape == (24, 8, 2)
+    assert m.layers[0].residual.weight.shape == (8, 12, 1) and m.layers[0].cond_local.weight.shape == (24, 6, 1)
+    with torch.no_grad():
+        assert (m.logits(q, speaker, frames) - before).abs().max() < 1e-12  # the same function
+        state, prev = m.init_state(2), torch.full((2,), 128)  # and the cached step agrees with it
+        h, y = m.speaker(speaker), m.upsample(frames, 150)
+        for t in range(150):
+            assert (m.step(prev, state, t, h, y[:, :, t]) - before[:, :, t]).abs().max() < 1e-9, t
+            prev = q[:, t]
+    new_in = m.layers[3].conv.weight[8:12]  # the new filter units' input weights: live, not zero
+    assert new_in.abs().min() > 0
+    m.train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        m({"q": q, "speaker": speaker})["loss"].backward()
+        opt.step()
+    assert m.layers[3].skip.weight[:, 8:].abs().max() > 1e-3  # the new units now feed the output
+    with pytest.raises(ValueError, match="already has 12"):
+        m.widen_gates(12)

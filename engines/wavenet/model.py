@@ -194,6 +194,48 @@ class WaveNet(nn.Module):
             out["loss"] = nll + out["prosody_nll"]
         return out
 
+    # -- growing a trained model -------------------------------------------------------------------
+    @torch.no_grad()
+    def widen_gates(self, gate_channels: int, generator: torch.Generator | None = None) -> None:
+        """More gated units per layer without changing what the model computes (Net2Net's idea, Chen et
+        al. 2016, in its simplest form): each new unit gets freshly initialised input weights (filter and
+        gate, eq. 2) and zero residual and skip weights, so it adds nothing until training moves them.
+        Why: our small model stops improving on two cores; widening keeps its 20k steps instead of
+        starting again."""
+        old = self.cfg.gate_channels
+        if gate_channels <= old:
+            raise ValueError(f"gate_channels {gate_channels}: the model already has {old}")
+        extra = gate_channels - old
+
+        def rows(w: torch.Tensor, fan_in: int) -> torch.Tensor:
+            """w (2G, ...) with ``extra`` new filter rows after the old filter rows, and new gate rows after
+            the old gate rows (the two halves are chunked apart in GatedLayer.gate)."""
+            bound = 1 / math.sqrt(fan_in)  # nn.Conv1d's default init range
+            new = torch.empty((2, extra, *w.shape[1:]), dtype=w.dtype).uniform_(-bound, bound, generator=generator)
+            f, g = w.detach().cpu().chunk(2, dim=0)
+            return torch.cat([f, new[0], g, new[1]]).to(w.device)
+
+        def cols(w: torch.Tensor) -> torch.Tensor:  # (out, G, 1) -> (out, G + extra, 1), the new inputs weighted 0
+            return torch.cat([w, w.new_zeros(w.shape[0], extra, *w.shape[2:])], dim=1)
+
+        for layer in self.layers:
+            c = layer.conv
+            c.weight = nn.Parameter(rows(c.weight, c.in_channels * 2))
+            f_bias, g_bias = c.bias.chunk(2)
+            zeros = c.bias.new_zeros(extra)
+            c.bias = nn.Parameter(torch.cat([f_bias, zeros, g_bias, zeros]))
+            c.out_channels = 2 * gate_channels
+            if layer.cond_global is not None:
+                layer.cond_global.weight = nn.Parameter(rows(layer.cond_global.weight, layer.cond_global.in_features))
+                layer.cond_global.out_features = 2 * gate_channels
+            if layer.cond_local is not None:
+                layer.cond_local.weight = nn.Parameter(rows(layer.cond_local.weight, layer.cond_local.in_channels))
+                layer.cond_local.out_channels = 2 * gate_channels
+            for conv in (layer.residual, layer.skip):
+                conv.weight = nn.Parameter(cols(conv.weight))
+                conv.in_channels = gate_channels
+        self.cfg.gate_channels = gate_channels
+
     # -- fast generation (Paine et al. 2016) -------------------------------------------------------
     def init_state(self, batch: int) -> list[torch.Tensor]:
         """Per-layer queues of past inputs, (d, B, C) each, filled with the zero-padding's value. Also
