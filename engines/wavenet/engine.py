@@ -300,6 +300,7 @@ class WaveNetEngine(Engine):
 
     @classmethod
     def evaluate_shipped(cls, samples: int = 1) -> dict[str, float]:
+        """The shipped model by :meth:`evaluate_by_voice` (``eval wavenet``)."""
         from engines.resources import resource_path
 
         return cls.from_checkpoint(resource_path(next(iter(cls.shipped)))).evaluate_by_voice()
